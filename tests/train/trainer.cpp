@@ -124,6 +124,14 @@ TEST_CASE("RltfTrainer: resuming from a checkpoint reproduces the uninterrupted 
   auto p2 = make_policy();
   rltf::RltfTrainer refuse{p2, executor(), rltf::RltfFeedback{}, digit_problems(), other};
   CHECK_THROWS_AS((void)refuse.train(), rltf::parse_error);
+  // ... and so is one made with another baseline (the per-problem state would mean something else).
+  auto other_baseline = small_options(a_dir, 8);
+  other_baseline.loss.baseline = rltf::Baseline::best;
+  auto p3 = make_policy();
+  rltf::RltfTrainer refuse_baseline{p3, executor(), rltf::RltfFeedback{}, digit_problems(), other_baseline};
+  CHECK_THROWS_WITH_AS((void)refuse_baseline.train(),
+                       doctest::Contains("made with the 'greedy' baseline, this run asks for 'best'"),
+                       rltf::parse_error);
 }
 
 TEST_CASE("RltfTrainer: a generator synced every K steps keeps the old weights in between") {
@@ -221,7 +229,7 @@ TEST_CASE("Rltf<P>: the common composition, with RLTF's defaults") {
   CHECK(defaults.learner.buffer.capacity == 6400);
   CHECK(defaults.learner.buffer.refresh_every == 50);
   CHECK(defaults.loss.sl_coef == 1.0F);
-  CHECK(defaults.loss.baseline == rltf::Baseline::greedy);
+  CHECK(defaults.loss.baseline == rltf::Baseline::best); // the paper's historical best
   auto policy = trainer_test::make_policy();
   auto options = trainer_test::small_options({}, 1);
   options.run.checkpoint_every = 0;

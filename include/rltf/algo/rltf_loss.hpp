@@ -79,11 +79,13 @@ enum class SupervisedMode {
   return m == SupervisedMode::sum ? "sum" : "alternate";
 }
 
-/// Every switch of the RLTF loss. The defaults are the paper's.
+/// Every switch of the RLTF loss — one aggregate, used by rltf_loss() and by rltf::RltfTrainer
+/// (as `RltfOptions::loss`). The defaults are the paper's.
 struct RltfLossOptions {
   Baseline baseline = Baseline::best;           ///< b_i (the paper: historical best)
   float sl_coef = 1.0F;                         ///< λ_sl; 0 disables the supervised term
   SupervisedMode sl_mode = SupervisedMode::sum; ///< L_RL + λ_sl·L_SL, or alternating steps
+  std::size_t sl_batch_size = 8;                ///< ground-truth solutions per supervised step (trainers)
   Reduction reduction = Reduction::token_mean;  ///< token_mean is the paper's 1/ΣT_i
 };
 

@@ -126,7 +126,8 @@ struct ExperimentOptions {
     return o;
   }();
   RltfLossOptions loss = [] {
-    RltfLossOptions o; // greedy baseline, λ_sl = 1
+    RltfLossOptions o;             // λ_sl = 1, summed
+    o.baseline = Baseline::greedy; // the released code's: each round's greedy decode of the problem
     o.sl_batch_size = 16;
     return o;
   }();

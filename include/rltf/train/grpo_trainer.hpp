@@ -155,17 +155,9 @@ public:
   GrpoTrainer(P& policy, std::shared_ptr<P> reference, E& executor, F feedback, std::vector<Problem> problems,
               GrpoOptions options = {})
       : base(policy, executor, std::move(feedback), std::move(problems), options.rollout, options.learner, options.run,
-             GrpoObjective<P>(std::move(reference), options.objective), make_buffer(options.learner)) {
+             GrpoObjective<P>(std::move(reference), options.objective), make_buffer<Buf>(options.learner)) {
     if (options.rollout.sampling.num_samples < 2)
       throw invalid_argument("GrpoTrainer: the group size (sampling.num_samples) must be ≥ 2");
-  }
-
-private:
-  static Buf make_buffer(const LearnerOptions& learner) {
-    if constexpr (std::constructible_from<Buf, OnlineBufferOptions>)
-      return Buf(learner.buffer);
-    else
-      return Buf{};
   }
 };
 

@@ -107,6 +107,16 @@ struct TrainSummary {
   StepMetrics last;             ///< the last step's metrics
 };
 
+/// A trainer's buffer from its learner options: `Buf(learner.buffer)` when Buf takes
+/// OnlineBufferOptions (the FIFO's capacity and refresh), else a default-constructed Buf.
+template <class Buf>
+[[nodiscard]] Buf make_buffer(const LearnerOptions& learner) {
+  if constexpr (std::constructible_from<Buf, OnlineBufferOptions>)
+    return Buf(learner.buffer);
+  else
+    return Buf{};
+}
+
 /// The online trainer; see the file comment. Usually used through rltf::RltfTrainer or
 /// rltf::GrpoTrainer.
 template <TrainablePolicy P, Executor E, Feedback F, Buffer Buf, TrainerObjective<P> Objective>

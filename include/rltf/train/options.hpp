@@ -2,7 +2,7 @@
 /// \file
 /// Option aggregates of the online trainers (RLTF and GRPO). Defaults are the papers' (DESIGN §6,
 /// §7): top-p 0.95, temperature 1.0, at most 512 new tokens, 20 samples per problem plus one
-/// greedy baseline, AdamW at lr 2e-6, a FIFO buffer of 6400 refreshed every 50 steps.
+/// greedy decode, the historical-best baseline, AdamW at lr 2e-6, a FIFO buffer of 6400 refreshed every 50 steps.
 ///
 /// \code
 /// rltf::RltfOptions options{
@@ -16,9 +16,11 @@
 #include <cstdint>
 #include <filesystem>
 #include <string_view>
+#include <utility>
 
 #include "rltf/algo/grad.hpp"
 #include "rltf/algo/policy_gradient.hpp"
+#include "rltf/algo/rltf_loss.hpp"
 #include "rltf/buffer/online_buffer.hpp"
 #include "rltf/core/policy.hpp"
 #include "rltf/exec/executor.hpp"
@@ -63,6 +65,12 @@ enum class ProgressMode {
   off,       ///< nothing
 };
 
+/// ProgressMode by name ("auto", "bar", "lines", "off"), for command lines and configuration files.
+inline constexpr std::pair<std::string_view, ProgressMode> progress_modes[] = {{"auto", ProgressMode::automatic},
+                                                                               {"bar", ProgressMode::bar},
+                                                                               {"lines", ProgressMode::lines},
+                                                                               {"off", ProgressMode::off}};
+
 /// Operations: seed, output, logs, checkpoints.
 struct RunOptions {
   std::uint64_t seed = 0;            ///< seeds every random draw of the run (a resumed run continues the stream)
@@ -75,28 +83,12 @@ struct RunOptions {
   std::size_t eval_every = 0; ///< steps between calls of the trainer's evaluation hook (0: never)
 };
 
-/// The baseline b_i subtracted from a sample's sequence reward R_i (DESIGN §6).
-enum class Baseline {
-  none,       ///< b = 0
-  greedy,     ///< the reward of the latest greedy decode of the problem (RLTF's released code)
-  best,       ///< the best reward seen for the problem before this round (the paper's "historical best")
-  group_mean, ///< the mean reward of this round's samples of the problem
-};
-
-/// How the supervised term joins the RL term.
-enum class SupervisedMode {
-  sum,       ///< L = L_RL + λ_sl·L_SL every step
-  alternate, ///< even steps L_RL, odd steps λ_sl·L_SL
-};
-
-/// The RLTF loss: r_it = (R_i − b_i) + α_i·R_fine·m_it, L = L_RL + λ_sl·L_SL.
-struct RltfLossOptions {
-  Baseline baseline = Baseline::greedy;
-  float sl_coef = 1.0F; ///< λ_sl (0 disables the supervised term)
-  SupervisedMode sl_mode = SupervisedMode::sum;
-  std::size_t sl_batch_size = 8;                           ///< ground-truth solutions per supervised step
-  algo::Reduction reduction = algo::Reduction::token_mean; ///< the paper's 1/ΣT_i
-};
+/// The RLTF loss's switches live in one place, algo/rltf_loss.hpp (defaults: the paper's —
+/// historical-best baseline, λ_sl = 1 summed every step, token mean); the trainer uses them as is.
+using algo::Baseline;
+using algo::RltfLossOptions;
+using algo::SupervisedMode;
+using algo::to_string;
 
 /// Options of rltf::RltfTrainer.
 struct RltfOptions {
@@ -134,19 +126,5 @@ struct GrpoOptions {
   RunOptions run{};
   GrpoObjectiveOptions objective{};
 };
-
-[[nodiscard]] constexpr std::string_view to_string(Baseline b) noexcept {
-  switch (b) {
-  case Baseline::none:
-    return "none";
-  case Baseline::greedy:
-    return "greedy";
-  case Baseline::best:
-    return "best";
-  case Baseline::group_mean:
-    return "group_mean";
-  }
-  return "?";
-}
 
 } // namespace rltf

@@ -21,7 +21,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <filesystem>
-#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -32,6 +31,7 @@
 
 #include "rltf/algo/grad.hpp"
 #include "rltf/algo/padded.hpp"
+#include "rltf/algo/rltf_loss.hpp"
 #include "rltf/buffer/online_buffer.hpp"
 #include "rltf/core/error.hpp"
 #include "rltf/core/problem.hpp"
@@ -101,31 +101,11 @@ public:
   /// Sets baseline and r_it for one problem's rollouts of a round.
   void assign(std::span<Rollout> group, const Rollout* greedy) {
     if (group.empty()) return;
-    const std::size_t problem = group[0].sample.problem;
-    float b = 0.0F;
-    switch (options_.baseline) {
-    case Baseline::none:
-      break;
-    case Baseline::greedy:
-      if (greedy != nullptr)
-        b = greedy->reward;
-      else if (auto it = last_greedy_.find(problem); it != last_greedy_.end())
-        b = it->second;
-      break;
-    case Baseline::best:
-      if (auto it = best_.find(problem); it != best_.end()) b = it->second;
-      break;
-    case Baseline::group_mean: {
-      double sum = 0.0;
-      for (const auto& r : group) sum += r.reward;
-      b = static_cast<float>(sum / static_cast<double>(group.size()));
-      break;
-    }
-    }
-    if (greedy != nullptr) last_greedy_[problem] = greedy->reward;
-    float best = greedy != nullptr ? greedy->reward : group[0].reward;
-    for (const auto& r : group) best = std::max(best, r.reward);
-    if (auto it = best_.find(problem); it == best_.end() || it->second < best) best_[problem] = best;
+    std::vector<float> rewards;
+    rewards.reserve(group.size());
+    for (const auto& r : group) rewards.push_back(r.reward);
+    const float b = baselines_.update(group[0].sample.problem, rewards,
+                                      greedy != nullptr ? std::optional<float>(greedy->reward) : std::nullopt);
     for (auto& r : group) {
       r.baseline = b;
       for (auto& w : r.weights) w += r.reward - b;
@@ -182,32 +162,30 @@ public:
   }
 
   /// The per-problem baseline state as JSON (no files).
-  [[nodiscard]] nlohmann::json save(const std::filesystem::path&) const {
-    return nlohmann::json{{"last_greedy", last_greedy_}, {"best", best_}};
-  }
-  void load(const std::filesystem::path&, const nlohmann::json& state) {
-    last_greedy_ = state.at("last_greedy").get<std::map<std::size_t, float>>();
-    best_ = state.at("best").get<std::map<std::size_t, float>>();
+  [[nodiscard]] nlohmann::json save(const std::filesystem::path&) const { return baselines_.to_json(); }
+  /// `dir` is the checkpoint's objective/ folder; `state` is the "objective" field of its
+  /// trainer.json. A state written with another baseline is refused (rltf::parse_error).
+  void load(const std::filesystem::path& dir, const nlohmann::json& state) {
+    const auto file = (dir.parent_path() / "trainer.json").string();
+    auto restored = algo::BaselineTracker::from_json(state, file);
+    if (restored.kind() != options_.baseline)
+      throw parse_error(file, 0, "objective.kind",
+                        "the checkpoint was made with the '" + std::string(to_string(restored.kind())) +
+                            "' baseline, this run asks for '" + std::string(to_string(options_.baseline)) + "'");
+    baselines_ = std::move(restored);
   }
 
   [[nodiscard]] const RltfLossOptions& options() const noexcept { return options_; }
   [[nodiscard]] const std::vector<Sample>& supervised() const noexcept { return supervised_; }
   /// The reward of the latest greedy decode of a problem, if any.
-  [[nodiscard]] std::optional<float> last_greedy(std::size_t problem) const {
-    auto it = last_greedy_.find(problem);
-    return it == last_greedy_.end() ? std::nullopt : std::optional<float>(it->second);
-  }
+  [[nodiscard]] std::optional<float> last_greedy(std::size_t problem) const { return baselines_.last_greedy(problem); }
   /// The best reward seen for a problem, if any.
-  [[nodiscard]] std::optional<float> best(std::size_t problem) const {
-    auto it = best_.find(problem);
-    return it == best_.end() ? std::nullopt : std::optional<float>(it->second);
-  }
+  [[nodiscard]] std::optional<float> best(std::size_t problem) const { return baselines_.best(problem); }
 
 private:
   RltfLossOptions options_;
   std::vector<Sample> supervised_;
-  std::map<std::size_t, float> last_greedy_;
-  std::map<std::size_t, float> best_;
+  algo::BaselineTracker baselines_{options_.baseline};
 };
 
 /// The online RLTF trainer: OnlineTrainer with RltfObjective, built from one RltfOptions. The
@@ -225,17 +203,9 @@ public:
              RltfObjective(options.loss,
                            supervised_samples(policy.tokenizer(),
                                               supervised.empty() ? std::span<const Problem>(problems) : supervised)),
-             make_buffer(options.learner)) {
+             make_buffer<Buf>(options.learner)) {
     if (options.loss.baseline == Baseline::greedy && !options.rollout.greedy_baseline)
       throw invalid_argument("RltfTrainer: the greedy baseline needs rollout.greedy_baseline = true");
-  }
-
-private:
-  static Buf make_buffer(const LearnerOptions& learner) {
-    if constexpr (std::constructible_from<Buf, OnlineBufferOptions>)
-      return Buf(learner.buffer);
-    else
-      return Buf{};
   }
 };
 
