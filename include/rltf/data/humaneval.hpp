@@ -57,22 +57,8 @@ struct PlusOptions {
   std::vector<Problem> problems;
   detail::for_each_jsonl(
       detail::read_text_file(path), file, [&](const nlohmann::json& j, std::size_t line, std::string_view row) {
-        const detail::json_where w{file, line};
-        Problem p;
-        p.task_id = detail::require_string(j, "task_id", w);
-        p.prompt = detail::require_string(j, "prompt", w);
-        const std::string canonical = detail::require_string(j, "canonical_solution", w);
-        p.solutions.push_back(canonical);
-        p.entry_point = detail::require_string(j, "entry_point", w);
-        if (p.entry_point.empty()) throw parse_error(file, line, "entry_point", "must not be empty");
-        p.prompt_is_code = true;
-        const auto base = detail::plus_inputs(j, row, "base_input", w);
-        const auto plus = detail::plus_inputs(j, row, "plus_input", w);
-        const double atol = detail::require_number(j, "atol", w);
-        p.tests = detail::plus_suite(detail::plus_dataset::humaneval, p.entry_point, p.prompt + canonical,
-                                     options.base_inputs ? base : std::vector<std::string_view>{}, plus,
-                                     options.max_plus_inputs, atol, 0);
-        problems.push_back(std::move(p));
+        problems.push_back(detail::plus_problem(detail::plus_dataset::humaneval, j, row, {file, line},
+                                                options.base_inputs, options.max_plus_inputs));
       });
   return problems;
 }

@@ -89,32 +89,11 @@ namespace detail_mbpp {
                                                          const PlusOptions& options = {}) {
   const std::string file = path.string();
   std::vector<Problem> problems;
-  detail::for_each_jsonl(
-      detail::read_text_file(path), file, [&](const nlohmann::json& j, std::size_t line, std::string_view row) {
-        const detail::json_where w{file, line};
-        Problem p;
-        p.task_id = detail::require_string(j, "task_id", w);
-        const auto slash = p.task_id.rfind('/');
-        long task = 0;
-        try {
-          task = std::stol(p.task_id.substr(slash == std::string::npos ? 0 : slash + 1));
-        } catch (const std::exception&) {
-          throw parse_error(file, line, "task_id", "expected 'Mbpp/<number>', got '" + p.task_id + "'");
-        }
-        p.prompt = detail::require_string(j, "prompt", w);
-        const std::string canonical = detail::require_string(j, "canonical_solution", w);
-        p.solutions.push_back(canonical);
-        p.entry_point = detail::require_string(j, "entry_point", w);
-        if (p.entry_point.empty()) throw parse_error(file, line, "entry_point", "must not be empty");
-        p.prompt_is_code = false;
-        const auto base = detail::plus_inputs(j, row, "base_input", w);
-        const auto plus = detail::plus_inputs(j, row, "plus_input", w);
-        const double atol = detail::require_number(j, "atol", w);
-        p.tests = detail::plus_suite(detail::plus_dataset::mbpp, p.entry_point, canonical,
-                                     options.base_inputs ? base : std::vector<std::string_view>{}, plus,
-                                     options.max_plus_inputs, atol, task);
-        problems.push_back(std::move(p));
-      });
+  detail::for_each_jsonl(detail::read_text_file(path), file,
+                         [&](const nlohmann::json& j, std::size_t line, std::string_view row) {
+                           problems.push_back(detail::plus_problem(detail::plus_dataset::mbpp, j, row, {file, line},
+                                                                   options.base_inputs, options.max_plus_inputs));
+                         });
   return problems;
 }
 

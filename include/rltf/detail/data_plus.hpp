@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <exception>
 #include <set>
 #include <string>
 #include <string_view>
@@ -175,6 +176,38 @@ def __rltf_plus_check(i):
   for (std::size_t i = 0; i < count; ++i)
     suite.tests.push_back(TestCase{TestKind::assertion, "__rltf_plus_check(" + std::to_string(i) + ")", "", ""});
   return suite;
+}
+
+/// One row of an EvalPlus release (HumanEval+ or MBPP+) as a Problem: task_id, prompt, the
+/// canonical solution, entry_point, and one test per base (if `base_inputs`) and plus input,
+/// checked against the reference program. Errors name the file, line and field.
+[[nodiscard]] inline Problem plus_problem(plus_dataset dataset, const nlohmann::json& j, std::string_view row,
+                                          json_where w, bool base_inputs, std::size_t max_plus_inputs) {
+  Problem p;
+  p.task_id = require_string(j, "task_id", w);
+  long mbpp_task = 0;
+  if (dataset == plus_dataset::mbpp) {
+    const auto slash = p.task_id.rfind('/');
+    try {
+      mbpp_task = std::stol(p.task_id.substr(slash == std::string::npos ? 0 : slash + 1));
+    } catch (const std::exception&) {
+      throw parse_error(w.file, w.line, "task_id", "expected 'Mbpp/<number>', got '" + p.task_id + "'");
+    }
+  }
+  p.prompt = require_string(j, "prompt", w);
+  const std::string canonical = require_string(j, "canonical_solution", w);
+  p.solutions.push_back(canonical);
+  p.entry_point = require_string(j, "entry_point", w);
+  if (p.entry_point.empty()) throw parse_error(w.file, w.line, "entry_point", "must not be empty");
+  // HumanEval's prompt is the function's signature and docstring, completed by the solution;
+  // MBPP's is an instruction, and the solution is the whole program.
+  p.prompt_is_code = dataset == plus_dataset::humaneval;
+  const auto base = plus_inputs(j, row, "base_input", w);
+  const auto plus = plus_inputs(j, row, "plus_input", w);
+  const double atol = require_number(j, "atol", w);
+  p.tests = plus_suite(dataset, p.entry_point, p.prompt_is_code ? p.prompt + canonical : canonical,
+                       base_inputs ? base : std::vector<std::string_view>{}, plus, max_plus_inputs, atol, mbpp_task);
+  return p;
 }
 
 } // namespace rltf::detail

@@ -22,6 +22,7 @@
 
 #include "rltf/core/error.hpp"
 #include "rltf/core/span.hpp"
+#include "rltf/detail/tokenize_pieces.hpp"
 #include "rltf/detail/tokenize_utf8.hpp"
 #include "rltf/tokenize/tokenizer.hpp"
 
@@ -112,23 +113,12 @@ public:
   /// The characters of the ids; eos and pad give nothing. Throws rltf::invalid_argument for an
   /// id outside [0, vocab_size()).
   [[nodiscard]] std::string decode(std::span<const token_id> ids) const {
-    std::string out;
-    out.reserve(ids.size());
-    for (const token_id id : ids) out += token_text(id);
-    return out;
+    return detail::decode_pieces(ids, [this](token_id id) { return token_text(id); });
   }
 
   /// The byte range of decode(ids) each id produced (empty for eos and pad).
   [[nodiscard]] TokenOffsets offsets(std::span<const token_id> ids) const {
-    TokenOffsets out;
-    out.reserve(ids.size());
-    std::size_t at = 0;
-    for (const token_id id : ids) {
-      const std::size_t len = token_text(id).size();
-      out.push_back({at, at + len});
-      at += len;
-    }
-    return out;
+    return detail::piece_offsets(ids, [this](token_id id) { return token_text(id); });
   }
 
   /// Characters + 2 (eos, pad).

@@ -30,6 +30,7 @@
 #include "rltf/core/span.hpp"
 #include "rltf/detail/tokenize_bpe.hpp"
 #include "rltf/detail/tokenize_files.hpp"
+#include "rltf/detail/tokenize_pieces.hpp"
 #include "rltf/detail/tokenize_pretokenize.hpp"
 #include "rltf/detail/tokenize_utf8.hpp"
 #include "rltf/tokenize/tokenizer.hpp"
@@ -159,22 +160,12 @@ public:
   /// raw bytes: a prefix of a multi-byte character decodes to its bytes, not to U+FFFD.
   /// Throws rltf::invalid_argument for an id outside the vocabulary.
   [[nodiscard]] std::string decode(std::span<const token_id> ids) const {
-    std::string out;
-    for (const token_id id : ids) out += token_bytes(id);
-    return out;
+    return detail::decode_pieces(ids, [this](token_id id) { return token_bytes(id); });
   }
 
   /// The byte range of decode(ids) each id produced; the ranges tile the decoded text.
   [[nodiscard]] TokenOffsets offsets(std::span<const token_id> ids) const {
-    TokenOffsets out;
-    out.reserve(ids.size());
-    std::size_t at = 0;
-    for (const token_id id : ids) {
-      const std::size_t len = token_bytes(id).size();
-      out.push_back({at, at + len});
-      at += len;
-    }
-    return out;
+    return detail::piece_offsets(ids, [this](token_id id) { return token_bytes(id); });
   }
 
   /// One more than the largest id.
