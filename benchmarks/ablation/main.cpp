@@ -5,7 +5,7 @@
 //
 //   rltf-ablation [--quick] [--seeds 1,2,3] [--variants sft,coarse,...] [--out DIR]
 //                 [--policy torch|eigen] [--sft-steps N] [--rl-steps N] [--rl-lr X] [--workers N]
-//                 [--markdown FILE] [--png FILE] [--fresh]
+//                 [--n-embd N] [--n-layer N] [--threads N] [--markdown FILE] [--png FILE] [--fresh]
 //
 // Each seed's SFT model is trained once and shared by its variants. Results are saved per seed
 // and variant as they finish, and RL runs checkpoint: rerunning the same command continues where
@@ -22,6 +22,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -29,6 +30,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <rltf/core/cli.hpp>
 #include <rltf/core/error.hpp>
 #include <rltf/demo/experiment.hpp>
 #include <rltf/exec/python_executor.hpp>
@@ -38,104 +40,49 @@
 
 namespace {
 
-constexpr std::string_view usage =
-    "usage: rltf-ablation [--quick] [--seeds 1,2,3] [--variants sft,coarse,...] [--out DIR]\n"
-    "                     [--policy torch|eigen] [--sft-steps N] [--rl-steps N] [--rl-lr X] [--workers N]\n"
-    "                     [--markdown FILE] [--png FILE] [--fresh]\n"
-    "  variants: sft, sft_continued, coarse, coarse_fine, coarse_fine_adaptive, grpo (default: all)\n";
+constexpr std::string_view usage_head =
+    "usage: rltf-ablation [--seeds 1,2,3] [--variants sft,coarse,...] [--out DIR] [--markdown FILE] [--png FILE]\n";
+constexpr std::string_view usage_tail =
+    "  variants: sft, sft_continued, coarse, coarse_fine, coarse_fine_adaptive, grpo (default: all)\n"
+    "  a stopped run continues when the same command is run again; --fresh starts over\n";
 
 struct Args {
-  bool quick = false;
-  bool fresh = false;
+  rltf_demo::RunArgs run;
   std::vector<std::uint64_t> seeds{1, 2, 3};
   std::vector<rltf::demo::Variant> variants{std::begin(rltf::demo::all_variants), std::end(rltf::demo::all_variants)};
   std::filesystem::path out = "rltf-ablation-out";
   std::filesystem::path markdown;
   std::filesystem::path png;
-  rltf_demo::ModelOptions model;
-  long sft_steps = -1;
-  long rl_steps = -1;
-  float rl_lr = -1.0F;
-  std::size_t workers = 0;
 };
-
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  std::string item;
-  while (std::getline(in, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
-std::uint64_t to_unsigned(const std::string& flag, const std::string& value) {
-  try {
-    std::size_t used = 0;
-    const unsigned long long v = std::stoull(value, &used);
-    if (used == value.size() && !value.empty() && value.front() != '-') return v;
-  } catch (const std::exception&) {
-  }
-  throw rltf::invalid_argument(flag + " needs a non-negative integer, got '" + value + "'");
-}
 
 Args parse(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw rltf::invalid_argument(flag + " needs a value");
-      return argv[++i];
-    };
-    if (flag == "--quick") {
-      a.quick = true;
-    } else if (flag == "--fresh") {
-      a.fresh = true;
-    } else if (flag == "--seeds") {
-      a.seeds.clear();
-      for (const auto& s : split(value())) a.seeds.push_back(to_unsigned(flag, s));
-      if (a.seeds.empty()) throw rltf::invalid_argument("--seeds needs at least one seed");
-    } else if (flag == "--variants") {
+  for (rltf::CommandLine args(argc, argv); args.next();) {
+    if (a.run.read(args)) continue;
+    if (args.is("--seeds")) {
+      a.seeds = args.unsigned_list_value();
+    } else if (args.is("--variants")) {
       a.variants.clear();
-      for (const auto& v : split(value())) a.variants.push_back(rltf::demo::variant_from_id(v));
-      if (a.variants.empty()) throw rltf::invalid_argument("--variants needs at least one variant");
-    } else if (flag == "--out") {
-      a.out = value();
-    } else if (flag == "--markdown") {
-      a.markdown = value();
-    } else if (flag == "--png") {
-      a.png = value();
-    } else if (flag == "--policy") {
-      a.model.policy = value();
-      rltf_demo::check(a.model);
-    } else if (flag == "--sft-steps") {
-      a.sft_steps = static_cast<long>(to_unsigned(flag, value()));
-    } else if (flag == "--rl-steps") {
-      a.rl_steps = static_cast<long>(to_unsigned(flag, value()));
-    } else if (flag == "--rl-lr") {
-      a.rl_lr = std::stof(value());
-      if (!(a.rl_lr > 0.0F)) throw rltf::invalid_argument("--rl-lr must be positive");
-    } else if (flag == "--workers") {
-      a.workers = to_unsigned(flag, value());
-    } else if (flag == "--help" || flag == "-h") {
-      std::cout << usage;
+      for (const auto& v : args.list_value()) a.variants.push_back(rltf::demo::variant_from_id(v));
+    } else if (args.is("--out")) {
+      a.out = args.value();
+    } else if (args.is("--markdown")) {
+      a.markdown = args.value();
+    } else if (args.is("--png")) {
+      a.png = args.value();
+    } else if (args.is("--help") || args.is("-h")) {
+      std::cout << usage_head << rltf_demo::RunArgs::usage << usage_tail;
       std::exit(0);
     } else {
-      throw rltf::invalid_argument("unknown option '" + flag + "'");
+      args.unknown();
     }
   }
   return a;
 }
 
 rltf::demo::ExperimentOptions experiment_options(const Args& a, std::uint64_t seed) {
-  rltf::demo::ExperimentOptions o = a.quick ? rltf::demo::quick_options() : rltf::demo::ExperimentOptions{};
-  o.seed = seed;
+  auto o = a.run.experiment(seed);
   o.progress = rltf::ProgressMode::lines;
-  o.resume = !a.fresh;
-  // The Eigen policy's steps are cheap and it needs more of them (4000 steps: about a minute).
-  if (a.model.policy == "eigen" && !a.quick) o.sft.steps = 4000;
-  if (a.sft_steps >= 0) o.sft.steps = static_cast<std::size_t>(a.sft_steps);
-  if (a.rl_steps >= 0) o.learner.steps = static_cast<std::size_t>(a.rl_steps);
-  if (a.rl_lr > 0.0F) o.learner.optimizer.lr = a.rl_lr;
   return o;
 }
 
@@ -199,9 +146,8 @@ void run_seed(const std::function<P()>& make_policy, const std::string& descript
   std::filesystem::create_directories(dir);
   auto load_or_run = [&](rltf::demo::Variant v, const std::function<rltf::demo::VariantResult()>& run) {
     const auto file = dir / (std::string(id(v)) + ".json");
-    if (!args.fresh && std::filesystem::exists(file)) {
-      std::ifstream in(file);
-      rows[v][seed] = Row::from_json(nlohmann::json::parse(in));
+    if (const auto saved = args.run.fresh ? std::nullopt : rltf_demo::read_json_if(file)) {
+      rows[v][seed] = Row::from_json(*saved);
       std::cout << "seed " << seed << " " << name(v) << ": reusing " << file.string() << std::endl;
       return;
     }
@@ -214,7 +160,7 @@ void run_seed(const std::function<P()>& make_policy, const std::string& descript
   };
   // The supervised model: trained once per seed (reused from disk when it is there).
   const bool have_sft =
-      !args.fresh && std::filesystem::exists(sft_dir / "policy") && std::filesystem::exists(dir / "sft.json");
+      !args.run.fresh && std::filesystem::exists(sft_dir / "policy") && std::filesystem::exists(dir / "sft.json");
   if (!have_sft) {
     // A new supervised model invalidates every result of this seed.
     for (const auto v : rltf::demo::all_variants) {
@@ -249,19 +195,19 @@ int main(int argc, char** argv) {
     const Args args = parse(argc, argv);
     const auto t0 = std::chrono::steady_clock::now();
     std::filesystem::create_directories(args.out);
-    rltf::PythonExecutor executor{rltf::PythonExecutorOptions{.workers = args.workers}};
+    rltf::PythonExecutor executor{rltf::PythonExecutorOptions{.workers = args.run.workers}};
     std::map<rltf::demo::Variant, std::map<std::uint64_t, Row>> rows;
     std::string model;
     const auto o = experiment_options(args, args.seeds.front());
     const auto suite = rltf::demo::make_suite(o.suite);
     const auto tokenizer = rltf_demo::make_tokenizer(suite);
     for (const auto seed : args.seeds) {
-      const int rc =
-          rltf_demo::with_policy(args.model, tokenizer, seed, [&](const auto& make, const std::string& description) {
-            using P = std::invoke_result_t<std::remove_cvref_t<decltype(make)>>;
-            run_seed<P>(make, description, args, seed, executor, rows, model);
-            return 0;
-          });
+      const int rc = rltf_demo::with_policy(args.run.model, tokenizer, seed,
+                                            [&](const auto& make, const std::string& description) {
+                                              using P = std::invoke_result_t<std::remove_cvref_t<decltype(make)>>;
+                                              run_seed<P>(make, description, args, seed, executor, rows, model);
+                                              return 0;
+                                            });
       if (rc != 0) return rc;
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -305,7 +251,7 @@ int main(int argc, char** argv) {
                                ", greedy pass@1 from one greedy decode; mean ± std over seeds\n";
     std::ofstream(args.out / "ablation.md") << header << "\n" << md.str();
     std::ofstream(args.out / "ablation.json") << nlohmann::json{{"policy", model},
-                                                                {"quick", args.quick},
+                                                                {"quick", args.run.quick},
                                                                 {"sft_steps", o.sft.steps},
                                                                 {"rl_steps", o.learner.steps},
                                                                 {"rl_lr", o.learner.optimizer.lr},
@@ -350,7 +296,7 @@ int main(int argc, char** argv) {
               << ", " << (args.out / "ablation.png").string() << " (" << seconds << " s)\n";
     return 0;
   } catch (const rltf::invalid_argument& e) {
-    std::cerr << "rltf-ablation: " << e.what() << "\n" << usage;
+    std::cerr << "rltf-ablation: " << e.what() << "\n" << usage_head << rltf_demo::RunArgs::usage << usage_tail;
     return 2;
   } catch (const std::exception& e) {
     std::cerr << "rltf-ablation: " << e.what() << "\n";

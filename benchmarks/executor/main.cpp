@@ -22,6 +22,7 @@
 #include <boost/process/io.hpp>
 #include <boost/process/pipe.hpp>
 
+#include "rltf/core/cli.hpp"
 #include "rltf/data/datasets.hpp"
 #include "rltf/exec/python_executor.hpp"
 
@@ -133,31 +134,29 @@ row measure(const std::string& name, const std::vector<rltf::Job>& jobs, rltf::P
 
 int main(int argc, char** argv) {
   options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "%s needs a value\n", a.c_str());
-        std::exit(2);
+  try {
+    for (rltf::CommandLine args(argc, argv); args.next();) {
+      if (args.is("--quick")) {
+        o.quick = true;
+        o.repeat = 1;
+      } else if (args.is("--workers")) {
+        o.workers = args.unsigned_value();
+      } else if (args.is("--baseline-parallel")) {
+        o.baseline_parallel = std::max<std::size_t>(1, args.unsigned_value());
+      } else if (args.is("--repeat")) {
+        o.repeat = std::max<std::size_t>(1, args.unsigned_value());
+      } else if (args.is("--python")) {
+        o.python = args.value();
+      } else {
+        args.unknown();
       }
-      return argv[++i];
-    };
-    if (a == "--quick") {
-      o.quick = true;
-      o.repeat = 1;
-    } else if (a == "--workers") {
-      o.workers = std::stoul(value());
-    } else if (a == "--baseline-parallel") {
-      o.baseline_parallel = std::max<std::size_t>(1, std::stoul(value()));
-    } else if (a == "--repeat") {
-      o.repeat = std::max<std::size_t>(1, std::stoul(value()));
-    } else if (a == "--python") {
-      o.python = value();
-    } else {
-      std::fprintf(stderr, "usage: rltf-bench-executor [--quick] [--workers N] [--baseline-parallel N] [--repeat R] "
-                           "[--python PATH]\n");
-      return 2;
     }
+  } catch (const rltf::invalid_argument& e) {
+    std::fprintf(stderr,
+                 "rltf-bench-executor: %s\nusage: rltf-bench-executor [--quick] [--workers N] [--baseline-parallel N] "
+                 "[--repeat R] [--python PATH]\n",
+                 e.what());
+    return 2;
   }
   const std::string data = RLTF_SOURCE_DIR "/data/";
   rltf::Limits limits;

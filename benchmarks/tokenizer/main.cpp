@@ -21,6 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "rltf/core/cli.hpp"
 #include "rltf/data/humaneval.hpp"
 #include "rltf/data/mbpp.hpp"
 #include "rltf/detail/tokenize_pretokenize.hpp"
@@ -108,29 +109,25 @@ int main(int argc, char** argv) {
   fs::path data = fs::path(RLTF_SOURCE_DIR) / "data";
   fs::path work = fs::temp_directory_path() / "rltf-bench-tokenizer";
   fs::path json_out;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    const auto next = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::cerr << a << " needs a value\n";
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    if (a == "--quick")
-      quick = true;
-    else if (a == "--repeat")
-      repeat = std::max(1, std::stoi(next()));
-    else if (a == "--data")
-      data = next();
-    else if (a == "--work")
-      work = next();
-    else if (a == "--json")
-      json_out = next();
-    else {
-      std::cerr << "usage: rltf-bench-tokenizer [--quick] [--repeat N] [--data DIR] [--work DIR] [--json FILE]\n";
-      return 2;
+  try {
+    for (rltf::CommandLine args(argc, argv); args.next();) {
+      if (args.is("--quick"))
+        quick = true;
+      else if (args.is("--repeat"))
+        repeat = static_cast<int>(std::clamp<std::uint64_t>(args.unsigned_value(), 1, 1000));
+      else if (args.is("--data"))
+        data = args.value();
+      else if (args.is("--work"))
+        work = args.value();
+      else if (args.is("--json"))
+        json_out = args.value();
+      else
+        args.unknown();
     }
+  } catch (const rltf::invalid_argument& e) {
+    std::cerr << "rltf-bench-tokenizer: " << e.what()
+              << "\nusage: rltf-bench-tokenizer [--quick] [--repeat N] [--data DIR] [--work DIR] [--json FILE]\n";
+    return 2;
   }
   if (quick) repeat = 1;
   fs::create_directories(work);

@@ -23,57 +23,34 @@
 
 #include <nlohmann/json.hpp>
 
+#include <rltf/core/cli.hpp>
 #include <rltf/torch/generate.hpp>
 #include <rltf/torch/gpt2.hpp>
 #include <rltf/torch/safetensors.hpp>
 
-namespace {
-
-std::string run_command(const std::string& command) {
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-  if (!pipe) throw std::runtime_error("cannot run: " + command);
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (std::fgets(buf.data(), static_cast<int>(buf.size()), pipe.get()) != nullptr) out += buf.data();
-  const int status = pclose(pipe.release());
-  if (status != 0) throw std::runtime_error("command failed (" + std::to_string(status) + "): " + command);
-  return out;
-}
-
-} // namespace
+#include "python_baseline.hpp"
 
 int main(int argc, char** argv) {
-  bool quick = false;
+  rltf_bench::BaselineArgs base;
+  base.work = std::filesystem::temp_directory_path() / "rltf-bench-generate";
   std::int64_t new_tokens = 256, batch = 2, prompt_len = 32;
-  int threads = 1, repeats = 3;
-  std::string python = RLTF_PYTHON;
-  std::filesystem::path script =
-      std::filesystem::path(RLTF_SOURCE_DIR) / "benchmarks" / "torch_train_step" / "gpt2_reference.py";
-  std::filesystem::path work = std::filesystem::temp_directory_path() / "rltf-bench-generate";
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : throw std::runtime_error(a + " needs a value"); };
-    if (a == "--quick")
-      quick = true;
-    else if (a == "--new-tokens")
-      new_tokens = std::stoll(next());
-    else if (a == "--batch")
-      batch = std::stoll(next());
-    else if (a == "--threads")
-      threads = std::stoi(next());
-    else if (a == "--repeats")
-      repeats = std::stoi(next());
-    else if (a == "--python")
-      python = next();
-    else if (a == "--script")
-      script = next();
-    else if (a == "--work")
-      work = next();
-    else {
-      std::cerr << "unknown option " << a << "\n";
-      return 2;
+  try {
+    for (rltf::CommandLine args(argc, argv); args.next();) {
+      if (base.read(args)) continue;
+      if (args.is("--new-tokens"))
+        new_tokens = static_cast<std::int64_t>(args.unsigned_value());
+      else if (args.is("--batch"))
+        batch = static_cast<std::int64_t>(args.unsigned_value());
+      else
+        args.unknown();
     }
+  } catch (const rltf::invalid_argument& e) {
+    std::cerr << "rltf-bench-torch-generate: " << e.what()
+              << "\nusage: rltf-bench-torch-generate [--new-tokens N] [--batch N] " << rltf_bench::BaselineArgs::usage
+              << "\n";
+    return 2;
   }
+  auto& [quick, threads, repeats, python, script, work] = base;
   rltf::Gpt2Config config{.vocab_size = 50257, .n_positions = 512, .n_embd = 256, .n_layer = 4, .n_head = 4};
   if (quick) {
     new_tokens = std::min<std::int64_t>(new_tokens, 24);
@@ -118,7 +95,7 @@ int main(int argc, char** argv) {
                               "' --inputs '" + (work / "prompts.safetensors").string() + "' --new-tokens " +
                               std::to_string(new_tokens) + " --warmup 1 --repeats " + std::to_string(repeats) +
                               " --threads " + std::to_string(threads);
-  const auto py = nlohmann::json::parse(run_command(command));
+  const auto py = nlohmann::json::parse(rltf_bench::run_command(command));
   const double cached_again_s = timed(true, with_cache, repeats); // C++ after Python too: the same machine load
   const double cpp_s = std::min(cached_s, cached_again_s);
   const double py_s = py["seconds"].get<double>();

@@ -22,8 +22,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <rltf/core/cli.hpp>
 #include <rltf/torch/gpt2.hpp>
 #include <rltf/torch/safetensors.hpp>
+
+#include "python_baseline.hpp"
 
 namespace {
 
@@ -34,53 +37,32 @@ struct Size {
   std::int64_t seq;
 };
 
-std::string run_command(const std::string& command) {
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-  if (!pipe) throw std::runtime_error("cannot run: " + command);
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (std::fgets(buf.data(), static_cast<int>(buf.size()), pipe.get()) != nullptr) out += buf.data();
-  const int status = pclose(pipe.release());
-  if (status != 0) throw std::runtime_error("command failed (" + std::to_string(status) + "): " + command);
-  return out;
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false;
-  int steps = 20, warmup = 3, threads = 1, repeats = 3;
+  rltf_bench::BaselineArgs base;
+  base.work = std::filesystem::temp_directory_path() / "rltf-bench-train-step";
+  int steps = 20, warmup = 3;
   std::size_t max_sizes = 3;
-  std::string python = RLTF_PYTHON;
-  std::filesystem::path script =
-      std::filesystem::path(RLTF_SOURCE_DIR) / "benchmarks" / "torch_train_step" / "gpt2_reference.py";
-  std::filesystem::path work = std::filesystem::temp_directory_path() / "rltf-bench-train-step";
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : throw std::runtime_error(a + " needs a value"); };
-    if (a == "--quick")
-      quick = true;
-    else if (a == "--steps")
-      steps = std::stoi(next());
-    else if (a == "--warmup")
-      warmup = std::stoi(next());
-    else if (a == "--threads")
-      threads = std::stoi(next());
-    else if (a == "--repeats")
-      repeats = std::stoi(next());
-    else if (a == "--sizes")
-      max_sizes = std::stoul(next());
-    else if (a == "--python")
-      python = next();
-    else if (a == "--script")
-      script = next();
-    else if (a == "--work")
-      work = next();
-    else {
-      std::cerr << "unknown option " << a << "\n";
-      return 2;
+  try {
+    for (rltf::CommandLine args(argc, argv); args.next();) {
+      if (base.read(args)) continue;
+      if (args.is("--steps"))
+        steps = static_cast<int>(args.unsigned_value());
+      else if (args.is("--warmup"))
+        warmup = static_cast<int>(args.unsigned_value());
+      else if (args.is("--sizes"))
+        max_sizes = args.unsigned_value();
+      else
+        args.unknown();
     }
+  } catch (const rltf::invalid_argument& e) {
+    std::cerr << "rltf-bench-torch-train-step: " << e.what()
+              << "\nusage: rltf-bench-torch-train-step [--steps N] [--warmup N] [--sizes 1..3] "
+              << rltf_bench::BaselineArgs::usage << "\n";
+    return 2;
   }
+  auto& [quick, threads, repeats, python, script, work] = base;
   if (quick) steps = std::min(steps, 4), warmup = std::min(warmup, 1), repeats = 1;
   torch::set_num_threads(threads);
 
@@ -147,7 +129,7 @@ int main(int argc, char** argv) {
                                 std::to_string(steps) + " --warmup " + std::to_string(warmup) + " --repeats " +
                                 std::to_string(repeats) + " --lr " + std::to_string(lr) + " --wd " +
                                 std::to_string(wd) + " --threads " + std::to_string(threads);
-    const auto py = nlohmann::json::parse(run_command(command));
+    const auto py = nlohmann::json::parse(rltf_bench::run_command(command));
     timed_rounds();
     const auto py_losses = py["losses"].get<std::vector<double>>();
     double worst = 0;

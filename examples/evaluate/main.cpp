@@ -16,12 +16,12 @@
 #include <iostream>
 #include <map>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "rltf/core/cli.hpp"
 #include "rltf/data/datasets.hpp"
 #include "rltf/eval/pass_at_k.hpp"
 #include "rltf/exec/python_executor.hpp"
@@ -66,69 +66,62 @@ struct options {
   std::string output;
 };
 
-std::size_t parse_count(const std::string& flag, const std::string& v, std::size_t min) {
-  std::size_t used = 0;
-  unsigned long long n = 0;
-  try {
-    n = std::stoull(v, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != v.size() || v.empty() || v[0] == '-' || n < min)
-    throw usage_error(flag + " expects an integer >= " + std::to_string(min) + ", got '" + v + "'");
+/// An integer flag's value, at least `min`.
+std::size_t count_value(rltf::CommandLine& args, std::uint64_t min) {
+  const std::uint64_t n = args.unsigned_value();
+  if (n < min)
+    throw usage_error(args.flag() + " expects an integer >= " + std::to_string(min) + ", got " + std::to_string(n));
   return static_cast<std::size_t>(n);
+}
+
+options parse_flags(int argc, char** argv) {
+  options o;
+  for (rltf::CommandLine args(argc, argv); args.next();) {
+    if (args.is("--help") || args.is("-h")) {
+      std::cout << usage_text;
+      std::exit(0);
+    } else if (args.is("--dataset")) {
+      o.dataset = args.value();
+    } else if (args.is("--samples")) {
+      o.samples = args.value();
+    } else if (args.is("--reference")) {
+      o.reference = true;
+    } else if (args.is("--k")) {
+      o.ks.clear();
+      for (const auto k : args.unsigned_list_value()) {
+        if (k < 1) throw usage_error("--k values must be >= 1");
+        o.ks.push_back(static_cast<std::size_t>(k));
+      }
+    } else if (args.is("--jobs")) {
+      o.jobs = count_value(args, 1);
+    } else if (args.is("--timeout")) {
+      o.timeout = args.positive_value();
+      if (o.timeout > 86400.0) throw usage_error("--timeout expects seconds in (0, 86400]");
+    } else if (args.is("--all-tests")) {
+      o.all_tests = true;
+    } else if (args.is("--memory-mb")) {
+      o.memory_mb = count_value(args, 64);
+    } else if (args.is("--max-plus-inputs")) {
+      o.max_plus = count_value(args, 0);
+    } else if (args.is("--data-dir")) {
+      o.data_dir = args.value();
+    } else if (args.is("--python")) {
+      o.python = args.value();
+    } else if (args.is("--output")) {
+      o.output = args.value();
+    } else {
+      args.unknown();
+    }
+  }
+  return o;
 }
 
 options parse(int argc, char** argv) {
   options o;
-  auto value = [&](int& i) -> std::string {
-    if (i + 1 >= argc) throw usage_error(std::string(argv[i]) + " needs a value");
-    return argv[++i];
-  };
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
-      std::cout << usage_text;
-      std::exit(0);
-    } else if (a == "--dataset") {
-      o.dataset = value(i);
-    } else if (a == "--samples") {
-      o.samples = value(i);
-    } else if (a == "--reference") {
-      o.reference = true;
-    } else if (a == "--k") {
-      o.ks.clear();
-      std::stringstream ss(value(i));
-      std::string item;
-      while (std::getline(ss, item, ',')) o.ks.push_back(parse_count("--k", item, 1));
-      if (o.ks.empty()) throw usage_error("--k needs at least one value");
-    } else if (a == "--jobs") {
-      o.jobs = parse_count("--jobs", value(i), 1);
-    } else if (a == "--timeout") {
-      const std::string v = value(i);
-      std::size_t used = 0;
-      try {
-        o.timeout = std::stod(v, &used);
-      } catch (const std::exception&) {
-        used = 0;
-      }
-      if (used != v.size() || !(o.timeout > 0.0) || o.timeout > 86400.0)
-        throw usage_error("--timeout expects seconds > 0, got '" + v + "'");
-    } else if (a == "--all-tests") {
-      o.all_tests = true;
-    } else if (a == "--memory-mb") {
-      o.memory_mb = parse_count("--memory-mb", value(i), 64);
-    } else if (a == "--max-plus-inputs") {
-      o.max_plus = parse_count("--max-plus-inputs", value(i), 0);
-    } else if (a == "--data-dir") {
-      o.data_dir = value(i);
-    } else if (a == "--python") {
-      o.python = value(i);
-    } else if (a == "--output") {
-      o.output = value(i);
-    } else {
-      throw usage_error("unknown argument '" + a + "'");
-    }
+  try {
+    o = parse_flags(argc, argv);
+  } catch (const rltf::invalid_argument& e) {
+    throw usage_error(e.what());
   }
   if (o.dataset.empty()) throw usage_error("--dataset is required");
   if (o.samples.empty() == !o.reference) throw usage_error("give exactly one of --samples FILE and --reference");

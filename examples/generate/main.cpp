@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <rltf/core/cli.hpp>
 #include <rltf/core/error.hpp>
 #include <rltf/torch/policy.hpp>
 
@@ -37,68 +38,43 @@ struct Args {
   bool json = false;
 };
 
-std::uint64_t to_unsigned(const std::string& flag, const std::string& value) {
-  try {
-    std::size_t used = 0;
-    const unsigned long long v = std::stoull(value, &used);
-    if (used == value.size() && value.front() != '-') return v;
-  } catch (const std::exception&) {
-  }
-  throw rltf::invalid_argument(flag + " needs a non-negative integer, got '" + value + "'");
-}
-
-float to_float(const std::string& flag, const std::string& value) {
-  try {
-    std::size_t used = 0;
-    const float v = std::stof(value, &used);
-    if (used == value.size()) return v;
-  } catch (const std::exception&) {
-  }
-  throw rltf::invalid_argument(flag + " needs a number, got '" + value + "'");
-}
-
 Args parse(int argc, char** argv) {
   Args a;
   a.sampling.top_p = 1.0F;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw rltf::invalid_argument(flag + " needs a value");
-      return argv[++i];
-    };
-    if (flag == "--model")
-      a.model = value();
-    else if (flag == "--tokenizer")
-      a.tokenizer = value();
-    else if (flag == "--prompt")
-      a.prompt = value(), a.has_prompt = true;
-    else if (flag == "--max-new-tokens")
-      a.sampling.max_new_tokens = to_unsigned(flag, value());
-    else if (flag == "--temperature")
-      a.sampling.temperature = to_float(flag, value());
-    else if (flag == "--top-p")
-      a.sampling.top_p = to_float(flag, value());
-    else if (flag == "--top-k")
-      a.sampling.top_k = to_unsigned(flag, value());
-    else if (flag == "--greedy")
+  for (rltf::CommandLine args(argc, argv); args.next();) {
+    if (args.is("--model"))
+      a.model = args.value();
+    else if (args.is("--tokenizer"))
+      a.tokenizer = args.value();
+    else if (args.is("--prompt"))
+      a.prompt = args.value(), a.has_prompt = true;
+    else if (args.is("--max-new-tokens"))
+      a.sampling.max_new_tokens = args.unsigned_value();
+    else if (args.is("--temperature"))
+      a.sampling.temperature = static_cast<float>(args.number_value());
+    else if (args.is("--top-p"))
+      a.sampling.top_p = static_cast<float>(args.number_value());
+    else if (args.is("--top-k"))
+      a.sampling.top_k = args.unsigned_value();
+    else if (args.is("--greedy"))
       a.sampling.greedy = true;
-    else if (flag == "--stop")
-      a.sampling.stop.push_back(value());
-    else if (flag == "--seed")
-      a.seed = to_unsigned(flag, value());
-    else if (flag == "--device")
-      a.device = value();
-    else if (flag == "--dtype")
-      a.dtype = value();
-    else if (flag == "--num-samples")
-      a.sampling.num_samples = to_unsigned(flag, value());
-    else if (flag == "--json")
+    else if (args.is("--stop"))
+      a.sampling.stop.push_back(args.value());
+    else if (args.is("--seed"))
+      a.seed = args.unsigned_value();
+    else if (args.is("--device"))
+      a.device = args.value();
+    else if (args.is("--dtype"))
+      a.dtype = args.value();
+    else if (args.is("--num-samples"))
+      a.sampling.num_samples = args.unsigned_value();
+    else if (args.is("--json"))
       a.json = true;
-    else if (flag == "--help" || flag == "-h") {
+    else if (args.is("--help") || args.is("-h")) {
       std::cout << usage;
       std::exit(0);
     } else
-      throw rltf::invalid_argument("unknown option '" + flag + "'");
+      args.unknown();
   }
   if (a.model.empty()) throw rltf::invalid_argument("--model DIR is required");
   if (!a.has_prompt) throw rltf::invalid_argument("--prompt TEXT is required");

@@ -21,6 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <rltf/core/cli.hpp>
 #include <rltf/core/error.hpp>
 #include <rltf/data/datasets.hpp>
 #include <rltf/data/samples.hpp>
@@ -54,41 +55,34 @@ constexpr const char* usage =
 
 Args parse(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string k = argv[i];
-    if (k == "--help" || k == "-h") {
+  for (rltf::CommandLine args(argc, argv); args.next();) {
+    if (args.is("--help") || args.is("-h")) {
       std::cout << usage;
       std::exit(0);
-    }
-    if (i + 1 >= argc) throw rltf::invalid_argument(k + " needs a value\n" + usage);
-    const std::string v = argv[++i];
-    if (k == "--dataset")
-      a.dataset = v;
-    else if (k == "--samples")
-      a.samples = v;
-    else if (k == "--tokenizer")
-      a.tokenizer = v;
-    else if (k == "--alpha") {
-      if (v != "paper" && v != "one") throw rltf::invalid_argument("--alpha must be 'paper' or 'one', got '" + v + "'");
-      a.alpha = v == "paper" ? rltf::Alpha::paper : rltf::Alpha::one;
-    } else if (k == "--table")
-      a.table = v;
-    else if (k == "--format") {
-      if (v != "text" && v != "jsonl")
-        throw rltf::invalid_argument("--format must be 'text' or 'jsonl', got '" + v + "'");
-      a.format = v;
-    } else if (k == "--out")
-      a.out = v;
-    else if (k == "--max-new-tokens")
-      a.max_new_tokens = std::stoul(v);
-    else if (k == "--data")
-      a.data = v;
-    else if (k == "--workers")
-      a.workers = std::stoul(v);
-    else if (k == "--timeout")
-      a.timeout = std::stod(v);
+    } else if (args.is("--dataset"))
+      a.dataset = args.value();
+    else if (args.is("--samples"))
+      a.samples = args.value();
+    else if (args.is("--tokenizer"))
+      a.tokenizer = args.value();
+    else if (args.is("--alpha"))
+      a.alpha = args.choice_value<rltf::Alpha>({{"paper", rltf::Alpha::paper}, {"one", rltf::Alpha::one}});
+    else if (args.is("--table"))
+      a.table = args.value();
+    else if (args.is("--format"))
+      a.format = args.choice_value<std::string>({{"text", "text"}, {"jsonl", "jsonl"}});
+    else if (args.is("--out"))
+      a.out = args.value();
+    else if (args.is("--max-new-tokens"))
+      a.max_new_tokens = args.unsigned_value();
+    else if (args.is("--data"))
+      a.data = args.value();
+    else if (args.is("--workers"))
+      a.workers = args.unsigned_value();
+    else if (args.is("--timeout"))
+      a.timeout = args.positive_value();
     else
-      throw rltf::invalid_argument("unknown option '" + k + "'\n" + usage);
+      args.unknown();
   }
   if (a.dataset.empty() || a.samples.empty() || a.tokenizer.empty())
     throw rltf::invalid_argument(std::string("--dataset, --samples and --tokenizer are required\n") + usage);

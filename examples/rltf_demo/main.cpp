@@ -7,9 +7,13 @@
 // the program prints and saves held-out pass@1 / pass@k of SFT against RLTF and a PNG plot of
 // the learning curves.
 //
-//   rltf-demo [--quick] [--out DIR] [--seed N] [--policy torch|eigen] [--variant V]
+//   rltf-demo [--quick] [--fresh] [--out DIR] [--seed N] [--policy torch|eigen] [--variant V]
 //             [--sft-steps N] [--rl-steps N] [--rl-lr X] [--reuse-sft] [--threads N]
-//             [--workers N] [--progress bar|lines|off] [--n-embd N] [--n-layer N]
+//             [--workers N] [--progress auto|bar|lines|off] [--n-embd N] [--n-layer N]
+//
+// Rerunning the same command continues a run that was stopped (even by kill -9): the supervised
+// model is reused when OUT/sft holds this configuration's, and RL resumes from its latest
+// checkpoint, ending exactly as the uninterrupted run would. --fresh starts over.
 
 #include <algorithm>
 #include <chrono>
@@ -27,6 +31,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <rltf/core/cli.hpp>
 #include <rltf/core/error.hpp>
 #include <rltf/demo/experiment.hpp>
 #include <rltf/demo/suite.hpp>
@@ -37,114 +42,52 @@
 
 namespace {
 
-constexpr std::string_view usage =
-    "usage: rltf-demo [--quick] [--out DIR] [--seed N] [--policy torch|eigen] [--variant V]\n"
-    "                 [--sft-steps N] [--rl-steps N] [--rl-lr X] [--reuse-sft] [--threads N]\n"
-    "                 [--workers N] [--progress bar|lines|off] [--n-embd N] [--n-layer N]\n"
+constexpr std::string_view usage_head =
+    "usage: rltf-demo [--out DIR] [--seed N] [--variant V] [--reuse-sft] [--progress auto|bar|lines|off]\n";
+constexpr std::string_view usage_tail =
     "  V: coarse, coarse_fine, coarse_fine_adaptive (default), grpo\n"
-    "  --reuse-sft: load DIR/sft/policy from an earlier run instead of training it again\n";
+    "  a stopped run continues when the same command is run again; --fresh starts over\n"
+    "  --reuse-sft: load DIR/sft/policy from an earlier run, whatever its configuration\n";
 
 struct Args {
-  bool quick = false;
+  rltf_demo::RunArgs run;
   std::filesystem::path out = "rltf-demo-out";
   std::uint64_t seed = 1;
-  rltf_demo::ModelOptions model;
   rltf::demo::Variant variant = rltf::demo::Variant::coarse_fine_adaptive;
-  long sft_steps = -1;
-  long rl_steps = -1;
-  float rl_lr = -1.0F;
   bool reuse_sft = false;
-  std::size_t workers = 0;
   rltf::ProgressMode progress = rltf::ProgressMode::automatic;
 };
 
-std::uint64_t to_unsigned(const std::string& flag, const std::string& value) {
-  try {
-    std::size_t used = 0;
-    const unsigned long long v = std::stoull(value, &used);
-    if (used == value.size() && !value.empty() && value.front() != '-') return v;
-  } catch (const std::exception&) {
-  }
-  throw rltf::invalid_argument(flag + " needs a non-negative integer, got '" + value + "'");
-}
-
-float to_positive(const std::string& flag, const std::string& value) {
-  try {
-    std::size_t used = 0;
-    const float v = std::stof(value, &used);
-    if (used == value.size() && v > 0.0F) return v;
-  } catch (const std::exception&) {
-  }
-  throw rltf::invalid_argument(flag + " needs a positive number, got '" + value + "'");
-}
-
 Args parse(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw rltf::invalid_argument(flag + " needs a value");
-      return argv[++i];
-    };
-    if (flag == "--quick") {
-      a.quick = true;
-    } else if (flag == "--out") {
-      a.out = value();
-    } else if (flag == "--seed") {
-      a.seed = to_unsigned(flag, value());
-    } else if (flag == "--policy") {
-      a.model.policy = value();
-      rltf_demo::check(a.model);
-    } else if (flag == "--variant") {
-      a.variant = rltf::demo::variant_from_id(value());
+  for (rltf::CommandLine args(argc, argv); args.next();) {
+    if (a.run.read(args)) continue;
+    if (args.is("--out")) {
+      a.out = args.value();
+    } else if (args.is("--seed")) {
+      a.seed = args.unsigned_value();
+    } else if (args.is("--variant")) {
+      a.variant = rltf::demo::variant_from_id(args.value());
       if (a.variant == rltf::demo::Variant::sft || a.variant == rltf::demo::Variant::sft_continued)
         throw rltf::invalid_argument(
             "--variant must be an RL variant: coarse, coarse_fine, coarse_fine_adaptive, grpo");
-    } else if (flag == "--sft-steps") {
-      a.sft_steps = static_cast<long>(to_unsigned(flag, value()));
-    } else if (flag == "--rl-steps") {
-      a.rl_steps = static_cast<long>(to_unsigned(flag, value()));
-    } else if (flag == "--rl-lr") {
-      a.rl_lr = to_positive(flag, value());
-    } else if (flag == "--reuse-sft") {
+    } else if (args.is("--reuse-sft")) {
       a.reuse_sft = true;
-    } else if (flag == "--n-embd") {
-      a.model.n_embd = static_cast<long>(to_unsigned(flag, value()));
-    } else if (flag == "--n-layer") {
-      a.model.n_layer = static_cast<long>(to_unsigned(flag, value()));
-    } else if (flag == "--threads") {
-      a.model.threads = static_cast<int>(to_unsigned(flag, value()));
-    } else if (flag == "--workers") {
-      a.workers = to_unsigned(flag, value());
-    } else if (flag == "--progress") {
-      const std::string v = value();
-      if (v == "bar")
-        a.progress = rltf::ProgressMode::bar;
-      else if (v == "lines")
-        a.progress = rltf::ProgressMode::lines;
-      else if (v == "off")
-        a.progress = rltf::ProgressMode::off;
-      else
-        throw rltf::invalid_argument("--progress must be bar, lines or off, got '" + v + "'");
-    } else if (flag == "--help" || flag == "-h") {
-      std::cout << usage;
+    } else if (args.is("--progress")) {
+      a.progress = args.choice_value(rltf::progress_modes);
+    } else if (args.is("--help") || args.is("-h")) {
+      std::cout << usage_head << rltf_demo::RunArgs::usage << usage_tail;
       std::exit(0);
     } else {
-      throw rltf::invalid_argument("unknown option '" + flag + "'");
+      args.unknown();
     }
   }
   return a;
 }
 
 rltf::demo::ExperimentOptions experiment_options(const Args& a) {
-  rltf::demo::ExperimentOptions o = a.quick ? rltf::demo::quick_options() : rltf::demo::ExperimentOptions{};
-  o.seed = a.seed;
+  auto o = a.run.experiment(a.seed);
   o.progress = a.progress;
-  // The Eigen policy's steps are cheap and it needs more of them (4000 steps: about a minute).
-  if (a.model.policy == "eigen" && !a.quick) o.sft.steps = 4000;
-  if (a.sft_steps >= 0) o.sft.steps = static_cast<std::size_t>(a.sft_steps);
-  if (a.rl_steps >= 0) o.learner.steps = static_cast<std::size_t>(a.rl_steps);
-  if (a.rl_lr > 0.0F) o.learner.optimizer.lr = a.rl_lr;
   return o;
 }
 
@@ -187,26 +130,52 @@ int run(const std::function<P()>& make_policy, const std::string& model, const A
   const auto o = experiment_options(args);
   const auto suite = rltf::demo::make_suite(o.suite);
   std::filesystem::create_directories(args.out);
-  rltf::PythonExecutor executor{rltf::PythonExecutorOptions{.workers = args.workers}};
+  rltf::PythonExecutor executor{rltf::PythonExecutorOptions{.workers = args.run.workers}};
   P policy = make_policy();
-  std::cout << "rltf-demo" << (args.quick ? " (quick)" : "") << ": " << rltf::demo::family_names().size()
+  std::cout << "rltf-demo" << (args.run.quick ? " (quick)" : "") << ": " << rltf::demo::family_names().size()
             << " problem families; " << suite.sft.size() << " SFT, " << suite.rl.size() << " RL, "
             << suite.heldout.size() << " held-out problems\n"
             << "policy: " << model << "\n\n"
             << "[1/2] supervised fine-tuning, " << o.sft.steps << " steps" << std::endl;
   const auto sft_every = std::max<std::size_t>(1, o.sft.steps / 10);
+  // What makes the supervised model what it is: reused on a rerun only when this is unchanged.
+  const nlohmann::json sft_config{{"policy", model},
+                                  {"seed", o.seed},
+                                  {"quick", args.run.quick},
+                                  {"sft_steps", o.sft.steps},
+                                  {"sft_batch", o.sft.batch_size},
+                                  {"sft_lr", o.sft.optimizer.lr},
+                                  {"problems", suite.sft.size()}};
+  const auto sft_dir = args.out / "sft";
+  const auto sft_run = sft_dir / "run.json";
+  const auto rl_dir = args.out / std::string(id(args.variant));
   rltf::demo::VariantResult sft;
-  if (args.reuse_sft && std::filesystem::exists(args.out / "sft" / "policy")) {
-    std::cout << "  reusing " << (args.out / "sft" / "policy").string() << std::endl;
-    policy.load_checkpoint(args.out / "sft" / "policy");
+  auto evaluate_sft = [&] {
     rltf::EvalOptions e = o.eval;
     e.seed = o.seed;
     sft.heldout = rltf::evaluate(policy, executor, suite.heldout, e);
+  };
+  if (args.reuse_sft && std::filesystem::exists(sft_dir / "policy")) {
+    std::cout << "  reusing " << (sft_dir / "policy").string() << std::endl;
+    policy.load_checkpoint(sft_dir / "policy");
+    evaluate_sft();
+  } else if (auto done = rltf_demo::read_json_if(sft_run); !args.run.fresh && done &&
+                                                           done->value("config", nlohmann::json{}) == sft_config &&
+                                                           std::filesystem::exists(sft_dir / "policy")) {
+    std::cout << "  continuing: " << sft_dir.string() << " holds this configuration's supervised model (--fresh "
+              << "retrains it)" << std::endl;
+    policy.load_checkpoint(sft_dir / "policy");
+    sft.sft_loss = done->at("sft_loss").get<std::vector<std::pair<double, double>>>();
+    evaluate_sft();
   } else {
-    sft = rltf::demo::run_sft(policy, executor, suite, o, args.out / "sft", [&](std::size_t step, float loss) {
+    // A new supervised model: an RL run of the old one must not be continued from it.
+    std::filesystem::remove(sft_run);
+    std::filesystem::remove_all(rl_dir);
+    sft = rltf::demo::run_sft(policy, executor, suite, o, sft_dir, [&](std::size_t step, float loss) {
       if (step % sft_every == 0 || step == o.sft.steps)
         std::cout << "  sft step " << step << "/" << o.sft.steps << "  loss " << fmt(loss) << std::endl;
     });
+    std::ofstream(sft_run) << nlohmann::json{{"config", sft_config}, {"sft_loss", sft.sft_loss}}.dump() << "\n";
   }
   write_greedy(args.out / "heldout_sft.jsonl", suite, sft.heldout);
   std::cout << "  held-out after SFT: greedy pass@1 " << fmt(sft.heldout.greedy_pass) << ", pass@1 "
@@ -219,8 +188,7 @@ int run(const std::function<P()>& make_policy, const std::string& model, const A
     p->load_checkpoint(args.out / "sft" / "policy");
     return p;
   };
-  const auto rl = rltf::demo::run_variant(rl_policy, make_reference, executor, suite, args.variant, o,
-                                          args.out / std::string(id(args.variant)));
+  const auto rl = rltf::demo::run_variant(rl_policy, make_reference, executor, suite, args.variant, o, rl_dir);
   write_greedy(args.out / ("heldout_" + std::string(id(args.variant)) + ".jsonl"), suite, rl.heldout);
   const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
@@ -256,7 +224,7 @@ int run(const std::function<P()>& make_policy, const std::string& model, const A
   rltf::save_png(plots, args.out / "curves.png");
 
   nlohmann::json j{
-      {"quick", args.quick},
+      {"quick", args.run.quick},
       {"seed", args.seed},
       {"policy", model},
       {"problems", {{"sft", suite.sft.size()}, {"rl", suite.rl.size()}, {"heldout", suite.heldout.size()}}},
@@ -279,12 +247,13 @@ int main(int argc, char** argv) {
     const Args args = parse(argc, argv);
     const auto suite = rltf::demo::make_suite(experiment_options(args).suite);
     const auto tokenizer = rltf_demo::make_tokenizer(suite);
-    return rltf_demo::with_policy(args.model, tokenizer, args.seed, [&](const auto& make, const std::string& model) {
-      using P = std::invoke_result_t<std::remove_cvref_t<decltype(make)>>;
-      return run<P>(make, model, args);
-    });
+    return rltf_demo::with_policy(args.run.model, tokenizer, args.seed,
+                                  [&](const auto& make, const std::string& model) {
+                                    using P = std::invoke_result_t<std::remove_cvref_t<decltype(make)>>;
+                                    return run<P>(make, model, args);
+                                  });
   } catch (const rltf::invalid_argument& e) {
-    std::cerr << "rltf-demo: " << e.what() << "\n" << usage;
+    std::cerr << "rltf-demo: " << e.what() << "\n" << usage_head << rltf_demo::RunArgs::usage << usage_tail;
     return 2;
   } catch (const std::exception& e) {
     std::cerr << "rltf-demo: " << e.what() << "\n";

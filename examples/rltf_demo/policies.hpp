@@ -1,18 +1,27 @@
 #pragma once
 // The policies rltf-demo and rltf-ablation train: a tiny GPT-2 on LibTorch (when the build has
-// it) or rltf's Eigen policy, both over a character tokenizer fitted to the suite.
+// it) or rltf's Eigen policy, both over a character tokenizer fitted to the suite; and the small
+// helpers both programs share.
 
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include <rltf/core/cli.hpp>
 #include <rltf/core/error.hpp>
+#include <rltf/demo/experiment.hpp>
 #include <rltf/demo/suite.hpp>
 #include <rltf/eigen/policy.hpp>
 #include <rltf/tokenize/char.hpp>
@@ -23,6 +32,16 @@
 #endif
 
 namespace rltf_demo {
+
+/// The JSON in `path`; nothing when the file is missing or not whole JSON (say, a run was killed
+/// while writing it).
+inline std::optional<nlohmann::json> read_json_if(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return std::nullopt;
+  return j;
+}
 
 /// The characters of every prompt and reference solution of the suite.
 inline rltf::CharTokenizer make_tokenizer(const rltf::demo::Suite& suite) {
@@ -56,6 +75,63 @@ inline void check(const ModelOptions& m) {
     throw rltf::invalid_argument("--policy torch: this build has no LibTorch (configure with LibTorch installed)");
 #endif
 }
+
+/// The options rltf-demo and rltf-ablation share: the model, the step budgets, the executor, and
+/// whether to continue what an output folder holds.
+struct RunArgs {
+  bool quick = false;      ///< the CI-sized experiment
+  bool fresh = false;      ///< ignore earlier results and checkpoints in the output folder
+  ModelOptions model;      ///< --policy, --n-embd, --n-layer, --threads
+  long sft_steps = -1;     ///< -1: the experiment's default
+  long rl_steps = -1;      ///< -1: the experiment's default
+  float rl_lr = -1.0F;     ///< -1: the experiment's default
+  std::size_t workers = 0; ///< executor processes (0: one per core)
+
+  static constexpr std::string_view usage =
+      "  [--quick] [--fresh] [--policy torch|eigen] [--n-embd N] [--n-layer N] [--threads N]\n"
+      "  [--sft-steps N] [--rl-steps N] [--rl-lr X] [--workers N]\n";
+
+  /// Reads the current flag when it is one of these; false when it is not.
+  bool read(rltf::CommandLine& args) {
+    if (args.is("--quick"))
+      quick = true;
+    else if (args.is("--fresh"))
+      fresh = true;
+    else if (args.is("--policy")) {
+      model.policy = args.value();
+      check(model);
+    } else if (args.is("--n-embd"))
+      model.n_embd = static_cast<long>(args.unsigned_value());
+    else if (args.is("--n-layer"))
+      model.n_layer = static_cast<long>(args.unsigned_value());
+    else if (args.is("--threads"))
+      model.threads = static_cast<int>(args.unsigned_value());
+    else if (args.is("--sft-steps"))
+      sft_steps = static_cast<long>(args.unsigned_value());
+    else if (args.is("--rl-steps"))
+      rl_steps = static_cast<long>(args.unsigned_value());
+    else if (args.is("--rl-lr"))
+      rl_lr = static_cast<float>(args.positive_value());
+    else if (args.is("--workers"))
+      workers = args.unsigned_value();
+    else
+      return false;
+    return true;
+  }
+
+  /// The experiment these options ask for, with `seed`.
+  [[nodiscard]] rltf::demo::ExperimentOptions experiment(std::uint64_t seed) const {
+    rltf::demo::ExperimentOptions o = quick ? rltf::demo::quick_options() : rltf::demo::ExperimentOptions{};
+    o.seed = seed;
+    o.resume = !fresh;
+    // The Eigen policy's steps are cheap and it needs more of them (4000 steps: about a minute).
+    if (model.policy == "eigen" && !quick) o.sft.steps = 4000;
+    if (sft_steps >= 0) o.sft.steps = static_cast<std::size_t>(sft_steps);
+    if (rl_steps >= 0) o.learner.steps = static_cast<std::size_t>(rl_steps);
+    if (rl_lr > 0.0F) o.learner.optimizer.lr = rl_lr;
+    return o;
+  }
+};
 
 #ifdef RLTF_DEMO_TORCH
 /// Gpt2Policy with the TrainablePolicy fast path: back-propagate through the graph of the

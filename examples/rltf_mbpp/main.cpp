@@ -10,7 +10,7 @@
 //   rltf-mbpp --model DIR [--tokenizer DIR] [--data FILE] [--out DIR] [--steps N] [--lr X]
 //             [--problems-per-round N] [--samples N] [--batch-size N] [--max-new-tokens N]
 //             [--eval-problems N] [--no-tests-in-prompt] [--device cpu|cuda[:i]] [--seed N]
-//             [--checkpoint-every N] [--progress bar|lines|off]
+//             [--checkpoint-every N] [--progress auto|bar|lines|off]
 //
 // Defaults are the paper's (lr 2e-6, top-p 0.95, temperature 1, ≤ 512 new tokens, 20 samples per
 // problem plus a greedy baseline); tasks whose prompt leaves no room for the completion within the
@@ -29,6 +29,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <rltf/core/cli.hpp>
 #include <rltf/core/error.hpp>
 #include <rltf/data/mbpp.hpp>
 #include <rltf/exec/python_executor.hpp>
@@ -44,7 +45,7 @@ constexpr std::string_view usage =
     "usage: rltf-mbpp --model DIR [--tokenizer DIR] [--data FILE] [--out DIR] [--steps N] [--lr X]\n"
     "                 [--problems-per-round N] [--samples N] [--batch-size N] [--max-new-tokens N]\n"
     "                 [--eval-problems N] [--no-tests-in-prompt] [--device cpu|cuda[:i]] [--seed N]\n"
-    "                 [--checkpoint-every N] [--progress bar|lines|off]\n";
+    "                 [--checkpoint-every N] [--progress auto|bar|lines|off]\n";
 
 /// Gpt2Policy that back-propagates through the graph of the log-probabilities it just computed.
 class Policy : public rltf::Gpt2Policy<rltf::Gpt2Tokenizer> {
@@ -68,77 +69,48 @@ struct Args {
   rltf::ProgressMode progress = rltf::ProgressMode::automatic;
 };
 
-std::uint64_t to_unsigned(const std::string& flag, const std::string& value) {
-  try {
-    std::size_t used = 0;
-    const unsigned long long v = std::stoull(value, &used);
-    if (used == value.size() && !value.empty() && value.front() != '-') return v;
-  } catch (const std::exception&) {
-  }
-  throw rltf::invalid_argument(flag + " needs a non-negative integer, got '" + value + "'");
-}
-
 Args parse(int argc, char** argv) {
   Args a;
   bool have_model = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw rltf::invalid_argument(flag + " needs a value");
-      return argv[++i];
-    };
-    if (flag == "--model") {
-      a.model = value();
+  for (rltf::CommandLine args(argc, argv); args.next();) {
+    if (args.is("--model")) {
+      a.model = args.value();
       have_model = true;
-    } else if (flag == "--tokenizer") {
-      a.tokenizer = value();
-    } else if (flag == "--data") {
-      a.data = value();
-    } else if (flag == "--out") {
-      a.out = value();
-    } else if (flag == "--steps") {
-      a.steps = to_unsigned(flag, value());
-    } else if (flag == "--problems-per-round") {
-      a.problems_per_round = to_unsigned(flag, value());
-    } else if (flag == "--samples") {
-      a.samples = to_unsigned(flag, value());
-    } else if (flag == "--batch-size") {
-      a.batch_size = to_unsigned(flag, value());
-    } else if (flag == "--max-new-tokens") {
-      a.max_new_tokens = to_unsigned(flag, value());
-    } else if (flag == "--eval-problems") {
-      a.eval_problems = to_unsigned(flag, value());
-    } else if (flag == "--checkpoint-every") {
-      a.checkpoint_every = to_unsigned(flag, value());
-    } else if (flag == "--seed") {
-      a.seed = to_unsigned(flag, value());
-    } else if (flag == "--lr") {
-      const std::string v = value();
-      try {
-        a.lr = std::stof(v);
-      } catch (const std::exception&) {
-        a.lr = -1.0F;
-      }
-      if (!(a.lr > 0.0F)) throw rltf::invalid_argument("--lr needs a positive number, got '" + v + "'");
-    } else if (flag == "--no-tests-in-prompt") {
+    } else if (args.is("--tokenizer")) {
+      a.tokenizer = args.value();
+    } else if (args.is("--data")) {
+      a.data = args.value();
+    } else if (args.is("--out")) {
+      a.out = args.value();
+    } else if (args.is("--steps")) {
+      a.steps = args.unsigned_value();
+    } else if (args.is("--problems-per-round")) {
+      a.problems_per_round = args.unsigned_value();
+    } else if (args.is("--samples")) {
+      a.samples = args.unsigned_value();
+    } else if (args.is("--batch-size")) {
+      a.batch_size = args.unsigned_value();
+    } else if (args.is("--max-new-tokens")) {
+      a.max_new_tokens = args.unsigned_value();
+    } else if (args.is("--eval-problems")) {
+      a.eval_problems = args.unsigned_value();
+    } else if (args.is("--checkpoint-every")) {
+      a.checkpoint_every = args.unsigned_value();
+    } else if (args.is("--seed")) {
+      a.seed = args.unsigned_value();
+    } else if (args.is("--lr")) {
+      a.lr = static_cast<float>(args.positive_value());
+    } else if (args.is("--no-tests-in-prompt")) {
       a.tests_in_prompt = false;
-    } else if (flag == "--device") {
-      a.device = value();
-    } else if (flag == "--progress") {
-      const std::string v = value();
-      if (v == "bar")
-        a.progress = rltf::ProgressMode::bar;
-      else if (v == "lines")
-        a.progress = rltf::ProgressMode::lines;
-      else if (v == "off")
-        a.progress = rltf::ProgressMode::off;
-      else
-        throw rltf::invalid_argument("--progress must be bar, lines or off, got '" + v + "'");
-    } else if (flag == "--help" || flag == "-h") {
+    } else if (args.is("--device")) {
+      a.device = args.value();
+    } else if (args.is("--progress")) {
+      a.progress = args.choice_value(rltf::progress_modes);
+    } else if (args.is("--help") || args.is("-h")) {
       std::cout << usage;
       std::exit(0);
     } else {
-      throw rltf::invalid_argument("unknown option '" + flag + "'");
+      args.unknown();
     }
   }
   if (!have_model) throw rltf::invalid_argument("--model DIR is required");
