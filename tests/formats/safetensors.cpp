@@ -17,6 +17,8 @@
 
 #include "rltf/formats/safetensors.hpp"
 
+#include "file_bytes.hpp"
+
 namespace formats_safetensors_test {
 
 namespace st = rltf::safetensors;
@@ -25,14 +27,7 @@ inline std::filesystem::path model_dir(const char* name) {
   return std::filesystem::path(RLTF_SOURCE_DIR) / "data" / "models" / name;
 }
 
-inline std::vector<std::byte> read_all(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE(in);
-  std::vector<char> chars((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::vector<std::byte> out(chars.size());
-  std::memcpy(out.data(), chars.data(), chars.size());
-  return out;
-}
+using formats_test::file_bytes;
 
 /// A file made of a literal header and `data_size` data bytes (valued 0..255 cyclically).
 inline std::vector<std::byte> make_file(const std::string& header, std::size_t data_size, bool pad = true) {
@@ -101,7 +96,7 @@ TEST_CASE("safetensors: serialize reproduces Hugging Face files byte for byte") 
   using namespace formats_safetensors_test;
   for (const char* name : {"synthetic-gpt2-l2-e32-h4", "lm-buddy-fake-gpt2"}) {
     CAPTURE(name);
-    const auto original = read_all(model_dir(name) / "model.safetensors");
+    const auto original = file_bytes(model_dir(name) / "model.safetensors");
     const auto file = st::File::from_bytes(original, name);
     std::vector<st::TensorData> entries;
     for (const auto& t : file.tensors()) entries.push_back({t.name, t.dtype, t.shape, file.data(t)});

@@ -17,18 +17,13 @@
 #include "rltf/core/rng.hpp"
 #include "rltf/formats/safetensors.hpp"
 
+#include "file_bytes.hpp"
+
 namespace formats_safetensors_fuzz {
 
 namespace st = rltf::safetensors;
 
-inline std::vector<std::byte> read_bytes(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE(in);
-  std::vector<char> chars((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::vector<std::byte> out(chars.size());
-  std::memcpy(out.data(), chars.data(), chars.size());
-  return out;
-}
+using formats_test::file_bytes;
 
 inline std::uint64_t header_length(const std::vector<std::byte>& f) {
   std::uint64_t n = 0;
@@ -175,8 +170,8 @@ TEST_CASE("safetensors fuzz: mutated real files are parsed safely or rejected wi
   // The real checkpoint (F32), the reference logits (non-sorted offsets), and a small mixed-dtype
   // file written by rltf's writer.
   std::vector<std::vector<std::byte>> seeds = {
-      read_bytes(models / "lm-buddy-fake-gpt2" / "model.safetensors"),
-      read_bytes(models / "lm-buddy-fake-gpt2" / "expected_last_logits.safetensors")};
+      file_bytes(models / "lm-buddy-fake-gpt2" / "model.safetensors"),
+      file_bytes(models / "lm-buddy-fake-gpt2" / "expected_last_logits.safetensors")};
   {
     const std::vector<float> values = {0.5F, -1.0F, 2.0F, 3.5F, 1e-3F, 7.0F};
     const auto f16 = st::from_f32(st::Dtype::F16, values);
