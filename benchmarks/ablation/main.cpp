@@ -127,10 +127,11 @@ std::pair<double, double> mean_std(const std::vector<double>& v) {
   return {m, v.size() > 1 ? std::sqrt(ss / static_cast<double>(v.size() - 1)) : 0.0};
 }
 
-std::string pm(const std::vector<double>& v) {
+/// "mean ± std", with the sign of the mean when `signed_mean` (for differences).
+std::string pm(const std::vector<double>& v, bool signed_mean = false) {
   const auto [m, s] = mean_std(v);
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.3f ± %.3f", m, s);
+  std::snprintf(buf, sizeof buf, signed_mean ? "%+.3f ± %.3f" : "%.3f ± %.3f", m, s);
   return buf;
 }
 
@@ -217,13 +218,30 @@ int main(int argc, char** argv) {
     for (auto v : args.variants)
       if (v != rltf::demo::Variant::sft) order.push_back(v);
     std::ostringstream md;
-    md << "| variant | held-out pass@1 | greedy pass@1 |";
+    md << "| variant | held-out pass@1 | Δ pass@1 vs SFT (paired) | greedy pass@1 | Δ greedy vs SFT |";
     for (auto k : o.eval.k)
       if (k != 1) md << " pass@" << k << " |";
-    md << " executable | seeds |\n|---|---|---|";
+    md << " executable | seeds |\n|---|---|---|---|---|";
     for (auto k : o.eval.k)
       if (k != 1) md << "---|";
     md << "---|---|\n";
+    // Seeds differ far more than settings do (each seed trains its own SFT model), so each RL
+    // setting is also compared with the SFT model it started from: the per-seed difference,
+    // mean ± std, and on how many seeds it was higher.
+    const auto paired = [&](rltf::demo::Variant v, auto get) {
+      std::vector<double> d;
+      std::size_t higher = 0;
+      const auto& base = rows[rltf::demo::Variant::sft];
+      for (const auto& [seed, r] : rows[v])
+        if (const auto b = base.find(seed); b != base.end()) {
+          d.push_back(get(r) - get(b->second));
+          higher += get(r) > get(b->second) ? 1 : 0;
+        }
+      if (d.empty() || v == rltf::demo::Variant::sft) return std::string("—");
+      char buf[32];
+      std::snprintf(buf, sizeof buf, " (%zu/%zu higher)", higher, d.size());
+      return pm(d, true) + buf;
+    };
     nlohmann::json results = nlohmann::json::object();
     for (auto v : order) {
       if (!rows.contains(v)) continue;
@@ -237,7 +255,8 @@ int main(int argc, char** argv) {
         for (const auto& [k, x] : r.pass) pk[k].push_back(x);
         per_seed[std::to_string(seed)] = r.to_json();
       }
-      md << "| " << name(v) << " | " << pm(p1) << " | " << pm(greedy) << " |";
+      md << "| " << name(v) << " | " << pm(p1) << " | " << paired(v, [](const Row& r) { return r.pass.at(1); }) << " | "
+         << pm(greedy) << " | " << paired(v, [](const Row& r) { return r.greedy; }) << " |";
       for (auto k : o.eval.k)
         if (k != 1) md << " " << pm(pk[k]) << " |";
       md << " " << pm(exe) << " | " << p1.size() << " |\n";
