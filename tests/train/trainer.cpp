@@ -6,6 +6,9 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "rltf/detail/train_config.hpp"
 #include "rltf/eigen/backend.hpp"
 #include "rltf/eigen/policy.hpp"
 #include "rltf/exec/python_executor.hpp"
@@ -123,15 +126,96 @@ TEST_CASE("RltfTrainer: resuming from a checkpoint reproduces the uninterrupted 
   other.run.seed = 8;
   auto p2 = make_policy();
   rltf::RltfTrainer refuse{p2, executor(), rltf::RltfFeedback{}, digit_problems(), other};
-  CHECK_THROWS_AS((void)refuse.train(), rltf::parse_error);
+  CHECK_THROWS_AS((void)refuse.train(), rltf::checkpoint_mismatch);
   // ... and so is one made with another baseline (the per-problem state would mean something else).
   auto other_baseline = small_options(a_dir, 8);
   other_baseline.loss.baseline = rltf::Baseline::best;
   auto p3 = make_policy();
   rltf::RltfTrainer refuse_baseline{p3, executor(), rltf::RltfFeedback{}, digit_problems(), other_baseline};
   CHECK_THROWS_WITH_AS((void)refuse_baseline.train(),
-                       doctest::Contains("made with the 'greedy' baseline, this run asks for 'best'"),
-                       rltf::parse_error);
+                       doctest::Contains("field 'config.objective.baseline': the checkpoint was made with \"greedy\", "
+                                         "this run has \"best\""),
+                       rltf::checkpoint_mismatch);
+}
+
+TEST_CASE("RltfTrainer: a checkpoint is resumed only with the options it was made with") {
+  using namespace trainer_test;
+  const auto dir = fresh_dir("trainer_resume_options");
+  {
+    auto policy = make_policy();
+    rltf::RltfTrainer trainer{policy, executor(), rltf::RltfFeedback{}, digit_problems(), small_options(dir, 4)};
+    (void)trainer.train();
+  }
+  const auto refused = [&](const rltf::RltfOptions& options) -> std::string {
+    auto policy = make_policy();
+    rltf::RltfTrainer trainer{policy, executor(), rltf::RltfFeedback{}, digit_problems(), options};
+    try {
+      (void)trainer.train();
+    } catch (const rltf::checkpoint_mismatch& e) {
+      CHECK(std::string(e.what()).find((dir / "checkpoints").string()) == 0); // names the checkpoint's file
+      return e.field();
+    }
+    return "resumed";
+  };
+  auto lr = small_options(dir, 6);
+  lr.learner.optimizer.lr *= 2.0F;
+  CHECK(refused(lr) == "config.learner.optimizer.lr");
+  auto temperature = small_options(dir, 6);
+  temperature.rollout.sampling.temperature = 0.5F;
+  CHECK(refused(temperature) == "config.rollout.sampling.temperature");
+  auto buffer = small_options(dir, 6);
+  buffer.learner.buffer.capacity += 1;
+  CHECK(refused(buffer) == "config.learner.buffer.capacity");
+  auto sl = small_options(dir, 6);
+  sl.loss.sl_coef = 0.25F;
+  CHECK(refused(sl) == "config.objective.sl_coef");
+  // A run that already went further than this one asks for is not silently taken as its result...
+  CHECK(refused(small_options(dir, 3)) == "step");
+  // ... while the step count alone may grow: a finished run is continued for longer.
+  CHECK(refused(small_options(dir, 6)) == "resumed");
+  // Operations are not part of the configuration.
+  auto ops = small_options(dir, 6);
+  ops.run.log_every = 5;
+  ops.run.checkpoint_every = 2;
+  ops.run.keep_checkpoints = 3;
+  CHECK(refused(ops) == "resumed");
+}
+
+TEST_CASE("trainer options as JSON and the first difference of two configurations") {
+  rltf::RltfOptions o;
+  const nlohmann::json rollout = o.rollout;
+  CHECK(rollout.at("sampling").at("num_samples") == 20);
+  CHECK(rollout.at("sampling").at("top_p").get<float>() == 0.95F);
+  CHECK(rollout.at("limits").at("max_processes") == 16);
+  const nlohmann::json loss = o.loss;
+  CHECK(loss.at("baseline") == "best");
+  CHECK(loss.at("reduction") == "token_mean");
+  const nlohmann::json grpo = rltf::GrpoObjectiveOptions{};
+  CHECK(grpo.at("loss").at("kl_estimator") == "k3");
+  CHECK(grpo.at("loss").at("reduction") == "sequence_mean");
+
+  const nlohmann::json was = {{"a", {{"b", 1}, {"c", 3e-5F}}}, {"d", "x"}, {"gone", true}};
+  CHECK_FALSE(rltf::detail::config_difference(was, was).has_value());
+  auto now = was;
+  now["a"]["c"] = 1e-4F;
+  auto d = rltf::detail::config_difference(was, now);
+  REQUIRE(d.has_value());
+  CHECK(d->path == "a.c");
+  CHECK(d->was == "3e-05"); // floats as a person writes them, not 2.9999999242136255e-05
+  CHECK(d->now == "0.0001");
+  now = was;
+  now.erase("gone");
+  d = rltf::detail::config_difference(was, now);
+  REQUIRE(d.has_value());
+  CHECK(d->path == "gone");
+  CHECK(d->now == "absent");
+  now = was;
+  now["new"] = {1, 2};
+  d = rltf::detail::config_difference(was, now);
+  REQUIRE(d.has_value());
+  CHECK(d->path == "new");
+  CHECK(d->was == "absent");
+  CHECK(d->now == "[1,2]");
 }
 
 TEST_CASE("RltfTrainer: a generator synced every K steps keeps the old weights in between") {

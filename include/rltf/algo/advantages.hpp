@@ -121,7 +121,7 @@ template <Backend B>
   detail::require_rank("rltf::algo::broadcast_over_tokens", shape, 2, "mask");
   if (static_cast<std::int64_t>(per_sequence.size()) != shape[0])
     throw shape_error("rltf::algo::broadcast_over_tokens: " + std::to_string(per_sequence.size()) +
-                      " values for a mask of shape " + to_string(shape));
+                      " values for a mask of shape " + rltf::to_string(shape));
   const auto cols = static_cast<std::size_t>(shape[1]);
   std::vector<float> out(per_sequence.size() * cols);
   for (std::size_t i = 0; i < per_sequence.size(); ++i)

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <string>
+#include <string_view>
 
 #include "rltf/core/backend.hpp"
 #include "rltf/core/error.hpp"
@@ -18,6 +19,18 @@ enum class KlEstimator {
   k2, ///< ½ (log r)² (biased, low variance)
   k3, ///< r − 1 − log r (unbiased, non-negative; GRPO's choice)
 };
+
+[[nodiscard]] constexpr std::string_view to_string(KlEstimator k) noexcept {
+  switch (k) {
+  case KlEstimator::k1:
+    return "k1";
+  case KlEstimator::k2:
+    return "k2";
+  case KlEstimator::k3:
+    return "k3";
+  }
+  return "?";
+}
 
 /// The per-token KL estimate; `logprobs` and `ref_logprobs` have equal shapes.
 template <Backend B>

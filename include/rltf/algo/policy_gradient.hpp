@@ -4,6 +4,7 @@
 /// token log-probabilities, entropy, cross-entropy and the REINFORCE loss with per-token rewards.
 
 #include <string>
+#include <string_view>
 
 #include "rltf/core/backend.hpp"
 #include "rltf/core/shape.hpp"
@@ -15,6 +16,10 @@ enum class Reduction {
   token_mean,    ///< Σ_it x_it m_it / Σ_it m_it — every token weighs the same (RLTF: 1/ΣT_i)
   sequence_mean, ///< (1/B) Σ_i (Σ_t x_it m_it / Σ_t m_it) — every sequence weighs the same
 };
+
+[[nodiscard]] constexpr std::string_view to_string(Reduction r) noexcept {
+  return r == Reduction::token_mean ? "token_mean" : "sequence_mean";
+}
 
 /// Σ_t x·m / max(Σ_t m, 1) per row of [B, T] tensors: a [B] tensor.
 template <Backend B>

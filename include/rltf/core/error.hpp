@@ -60,6 +60,14 @@ private:
   std::string field_;
 };
 
+/// A well-formed checkpoint made for another run: other problems, another seed, other options,
+/// or a later step than this run goes to. The field names what differs; starting the run over
+/// (resume off, or another output folder) is the remedy.
+class checkpoint_mismatch : public parse_error {
+public:
+  using parse_error::parse_error;
+};
+
 /// The executor itself failed (could not start an interpreter, a pipe broke beyond recovery).
 /// A candidate program misbehaving is never this: that is an ExecutionResult.
 class executor_error : public error {

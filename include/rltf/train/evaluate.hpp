@@ -23,6 +23,7 @@
 #include "rltf/core/problem.hpp"
 #include "rltf/core/rng.hpp"
 #include "rltf/exec/executor.hpp"
+#include "rltf/train/options.hpp"
 
 namespace rltf {
 
@@ -35,6 +36,12 @@ struct EvalOptions {
   Limits limits{};
   std::uint64_t seed = 0; ///< the evaluation's own RNG (never the trainer's)
 };
+
+/// The options as JSON (`nlohmann::json j = options;`).
+inline void to_json(nlohmann::json& j, const EvalOptions& o) {
+  j = {{"num_samples", o.num_samples}, {"sampling", o.sampling}, {"greedy", o.greedy}, {"k", o.k},
+       {"limits", o.limits},           {"seed", o.seed}};
+}
 
 /// What evaluate() measured.
 struct EvalReport {

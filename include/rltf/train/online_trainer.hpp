@@ -43,6 +43,7 @@
 #include "rltf/core/problem.hpp"
 #include "rltf/core/rng.hpp"
 #include "rltf/core/sample.hpp"
+#include "rltf/detail/train_config.hpp"
 #include "rltf/detail/train_random.hpp"
 #include "rltf/exec/executor.hpp"
 #include "rltf/feedback/feedback.hpp"
@@ -242,6 +243,19 @@ public:
     }
   }
 
+  /// The options that shape the run's trajectory: rollout, learner (all but `steps`, so a finished
+  /// run can be continued for longer) and the objective's options where it has `options()` that
+  /// converts to JSON. A checkpoint records them, and a run resumes only from a checkpoint made
+  /// with the same (rltf::parse_error naming the first option that differs, otherwise).
+  [[nodiscard]] nlohmann::json configuration() const {
+    nlohmann::json learner = learner_;
+    learner.erase("steps");
+    nlohmann::json j{{"rollout", rollout_}, {"learner", std::move(learner)}};
+    if constexpr (requires(const Objective& o) { nlohmann::json(o.options()); })
+      j["objective"] = nlohmann::json(objective_.options());
+    return j;
+  }
+
   /// Optimiser steps completed.
   [[nodiscard]] std::size_t step() const noexcept { return step_; }
   /// Rollout rounds completed.
@@ -320,7 +334,8 @@ private:
                           {"cursor", cursor_},
                           {"metrics_bytes", metrics_.bytes()},
                           {"seed", run_.seed},
-                          {"problems", problems_fingerprint()}};
+                          {"problems", problems_fingerprint()},
+                          {"config", configuration()}};
   }
 
   void load_checkpoint(const std::filesystem::path& dir) {
@@ -336,17 +351,28 @@ private:
         if (j.at("format") != "rltf.trainer" || j.at("version") != 1)
           throw parse_error(file, 0, "format", "not an rltf trainer checkpoint (version 1)");
         if (j.at("problems").get<std::string>() != problems_fingerprint())
-          throw parse_error(file, 0, "problems", "the checkpoint was made for another list of problems");
+          throw checkpoint_mismatch(file, 0, "problems", "the checkpoint was made for another list of problems");
         if (j.at("seed").get<std::uint64_t>() != run_.seed)
-          throw parse_error(file, 0, "seed",
-                            "the checkpoint was made with seed " + j.at("seed").dump() + ", this run has seed " +
-                                std::to_string(run_.seed));
+          throw checkpoint_mismatch(file, 0, "seed",
+                                    "the checkpoint was made with seed " + j.at("seed").dump() +
+                                        ", this run has seed " + std::to_string(run_.seed));
+        // Checkpoints of version 1 written before the configuration was recorded have none.
+        if (const auto it = j.find("config"); it != j.end())
+          if (const auto d = rltf::detail::config_difference(*it, configuration()))
+            throw checkpoint_mismatch(file, 0, "config." + d->path,
+                                      "the checkpoint was made with " + d->was + ", this run has " + d->now +
+                                          " (a run resumes only with the options it was made with)");
+        const auto step = j.at("step").get<std::size_t>();
+        if (step > learner_.steps)
+          throw checkpoint_mismatch(file, 0, "step",
+                                    "the checkpoint is at step " + std::to_string(step) + ", beyond this run's " +
+                                        std::to_string(learner_.steps) + " steps");
         std::istringstream rng(j.at("rng").get<std::string>());
         Rng restored;
         rng >> restored;
         if (!rng) throw parse_error(file, 0, "rng", "malformed RNG state");
         rng_ = restored;
-        step_ = j.at("step").get<std::size_t>();
+        step_ = step;
         rounds_ = j.at("rounds").get<std::uint64_t>();
         samples_total_ = j.at("samples_total").get<std::uint64_t>();
         order_ = j.at("order").get<std::vector<std::size_t>>();

@@ -18,7 +18,10 @@
 #include <string_view>
 #include <utility>
 
+#include <nlohmann/json.hpp>
+
 #include "rltf/algo/grad.hpp"
+#include "rltf/algo/kl.hpp"
 #include "rltf/algo/policy_gradient.hpp"
 #include "rltf/algo/rltf_loss.hpp"
 #include "rltf/buffer/online_buffer.hpp"
@@ -126,5 +129,69 @@ struct GrpoOptions {
   RunOptions run{};
   GrpoObjectiveOptions objective{};
 };
+
+namespace algo {
+inline void to_json(nlohmann::json& j, const RltfLossOptions& o) {
+  j = {{"baseline", to_string(o.baseline)},
+       {"sl_coef", o.sl_coef},
+       {"sl_mode", to_string(o.sl_mode)},
+       {"sl_batch_size", o.sl_batch_size},
+       {"reduction", to_string(o.reduction)}};
+}
+inline void to_json(nlohmann::json& j, const GrpoLossOptions& o) {
+  j = {{"clip", o.clip},
+       {"kl_coef", o.kl_coef},
+       {"kl_estimator", to_string(o.kl_estimator)},
+       {"reduction", to_string(o.reduction)}};
+}
+} // namespace algo
+
+/// \name The options as JSON
+/// `nlohmann::json j = options;` for any of the aggregates above (and the ones they hold), enums
+/// by name: for logs, and for checkpoints, which record the options that shape a run so that a
+/// run is resumed only with the options it was made with (rltf::OnlineTrainer).
+/// @{
+inline void to_json(nlohmann::json& j, const SamplingConfig& c) {
+  j = {{"max_new_tokens", c.max_new_tokens}, {"temperature", c.temperature}, {"top_p", c.top_p}, {"top_k", c.top_k},
+       {"num_samples", c.num_samples},       {"greedy", c.greedy},           {"stop", c.stop}};
+}
+inline void to_json(nlohmann::json& j, const Limits& l) {
+  j = {{"test_timeout_s", l.test_timeout_s},
+       {"program_timeout_s", l.program_timeout_s},
+       {"cpu_time_s", l.cpu_time_s},
+       {"memory_bytes", l.memory_bytes},
+       {"output_bytes", l.output_bytes},
+       {"max_processes", l.max_processes},
+       {"stop_at_first_failure", l.stop_at_first_failure}};
+}
+inline void to_json(nlohmann::json& j, const OptimizerOptions& o) {
+  j = {{"lr", o.lr},
+       {"beta1", o.beta1},
+       {"beta2", o.beta2},
+       {"eps", o.eps},
+       {"weight_decay", o.weight_decay},
+       {"max_grad_norm", o.max_grad_norm}};
+}
+inline void to_json(nlohmann::json& j, const OnlineBufferOptions& b) {
+  j = {{"capacity", b.capacity}, {"refresh_every", b.refresh_every}, {"without_replacement", b.without_replacement}};
+}
+inline void to_json(nlohmann::json& j, const RolloutOptions& r) {
+  j = {{"problems_per_round", r.problems_per_round},
+       {"sampling", r.sampling},
+       {"greedy_baseline", r.greedy_baseline},
+       {"limits", r.limits},
+       {"round_every", r.round_every}};
+}
+inline void to_json(nlohmann::json& j, const LearnerOptions& l) {
+  j = {{"steps", l.steps},   {"batch_size", l.batch_size}, {"optimizer", l.optimizer}, {"warmup_steps", l.warmup_steps},
+       {"buffer", l.buffer}, {"sync_every", l.sync_every}};
+}
+inline void to_json(nlohmann::json& j, const GrpoObjectiveOptions& g) {
+  j = {{"std_eps", g.std_eps},
+       {"unbiased_std", g.unbiased_std},
+       {"token_reward_scale", g.token_reward_scale},
+       {"loss", g.loss}};
+}
+/// @}
 
 } // namespace rltf

@@ -164,14 +164,15 @@ public:
   /// The per-problem baseline state as JSON (no files).
   [[nodiscard]] nlohmann::json save(const std::filesystem::path&) const { return baselines_.to_json(); }
   /// `dir` is the checkpoint's objective/ folder; `state` is the "objective" field of its
-  /// trainer.json. A state written with another baseline is refused (rltf::parse_error).
+  /// trainer.json. A state written with another baseline is refused (rltf::checkpoint_mismatch).
   void load(const std::filesystem::path& dir, const nlohmann::json& state) {
     const auto file = (dir.parent_path() / "trainer.json").string();
     auto restored = algo::BaselineTracker::from_json(state, file);
     if (restored.kind() != options_.baseline)
-      throw parse_error(file, 0, "objective.kind",
-                        "the checkpoint was made with the '" + std::string(to_string(restored.kind())) +
-                            "' baseline, this run asks for '" + std::string(to_string(options_.baseline)) + "'");
+      throw checkpoint_mismatch(file, 0, "objective.kind",
+                                "the checkpoint was made with the '" + std::string(to_string(restored.kind())) +
+                                    "' baseline, this run asks for '" + std::string(to_string(options_.baseline)) +
+                                    "'");
     baselines_ = std::move(restored);
   }
 

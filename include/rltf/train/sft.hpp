@@ -17,11 +17,14 @@
 #include <span>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "rltf/algo/grad.hpp"
 #include "rltf/core/error.hpp"
 #include "rltf/core/rng.hpp"
 #include "rltf/core/sample.hpp"
 #include "rltf/detail/train_random.hpp"
+#include "rltf/train/options.hpp"
 #include "rltf/train/rltf_trainer.hpp"
 #include "rltf/train/trainable_policy.hpp"
 
@@ -40,6 +43,16 @@ struct SftOptions {
   float final_lr_fraction = 0.1F; ///< the rate decays linearly to this fraction of lr at the last step
   std::uint64_t seed = 0;
 };
+
+/// The options as JSON (`nlohmann::json j = options;`).
+inline void to_json(nlohmann::json& j, const SftOptions& o) {
+  j = {{"steps", o.steps},
+       {"batch_size", o.batch_size},
+       {"optimizer", o.optimizer},
+       {"warmup_steps", o.warmup_steps},
+       {"final_lr_fraction", o.final_lr_fraction},
+       {"seed", o.seed}};
+}
 
 /// Trains `policy` on `targets` (prompt tokens + target tokens ending in eos, e.g. from
 /// supervised_samples()). Calls `on_step(step, loss)` after each step; returns the losses.
