@@ -145,28 +145,40 @@ void run_seed(const std::function<P()>& make_policy, const std::string& descript
   const auto dir = args.out / ("seed-" + std::to_string(seed));
   const auto sft_dir = dir / "sft";
   std::filesystem::create_directories(dir);
+  // What each result is a result of: reused from disk only when it was made with this.
+  auto config = [&](rltf::demo::Variant v) {
+    auto c = rltf::demo::variant_configuration(o, v);
+    c["policy"] = description;
+    return c;
+  };
   auto load_or_run = [&](rltf::demo::Variant v, const std::function<rltf::demo::VariantResult()>& run) {
     const auto file = dir / (std::string(id(v)) + ".json");
-    if (const auto saved = args.run.fresh ? std::nullopt : rltf_demo::read_json_if(file)) {
-      rows[v][seed] = Row::from_json(*saved);
+    const auto change = rltf_demo::config_change(file, config(v));
+    if (!args.run.fresh && !change) {
+      rows[v][seed] = Row::from_json(*rltf_demo::read_json_if(file));
       std::cout << "seed " << seed << " " << name(v) << ": reusing " << file.string() << std::endl;
       return;
     }
+    if (!args.run.fresh && std::filesystem::exists(file))
+      std::cout << "seed " << seed << " " << name(v) << ": " << file.string() << " was made with other options ("
+                << *change << "); running it again" << std::endl;
     std::cout << "seed " << seed << " " << name(v) << " ..." << std::endl;
     const Row r = Row::from(run());
-    std::ofstream(file) << r.to_json().dump(1) << "\n";
+    auto j = r.to_json();
+    j["config"] = config(v);
+    std::ofstream(file) << j.dump(1) << "\n";
     rows[v][seed] = r;
     std::cout << "seed " << seed << " " << name(v) << ": greedy pass@1 " << r.greedy << ", pass@1 " << r.pass.at(1)
               << " (" << r.seconds << " s)" << std::endl;
   };
-  // The supervised model: trained once per seed (reused from disk when it is there).
-  const bool have_sft =
-      !args.run.fresh && std::filesystem::exists(sft_dir / "policy") && std::filesystem::exists(dir / "sft.json");
+  // The supervised model: trained once per seed (reused from disk when it was made with these options).
+  const bool have_sft = !args.run.fresh && std::filesystem::exists(sft_dir / "policy") &&
+                        !rltf_demo::config_change(dir / "sft.json", config(rltf::demo::Variant::sft));
   if (!have_sft) {
     // A new supervised model invalidates every result of this seed.
     for (const auto v : rltf::demo::all_variants) {
+      if (v != rltf::demo::Variant::sft) std::filesystem::remove_all(dir / std::string(id(v)));
       std::filesystem::remove(dir / (std::string(id(v)) + ".json"));
-      std::filesystem::remove_all(dir / std::string(id(v)));
     }
     P policy = make_policy();
     load_or_run(rltf::demo::Variant::sft, [&] { return rltf::demo::run_sft(policy, executor, suite, o, sft_dir); });
@@ -183,7 +195,11 @@ void run_seed(const std::function<P()>& make_policy, const std::string& descript
         p->load_checkpoint(sft_dir / "policy");
         return p;
       };
-      return rltf::demo::run_variant(policy, reference, executor, suite, v, o, dir / std::string(id(v)));
+      const auto rl_dir = dir / std::string(id(v));
+      return rltf_demo::run_or_restart(rl_dir, [&] {
+        policy.load_checkpoint(sft_dir / "policy");
+        return rltf::demo::run_variant(policy, reference, executor, suite, v, o, rl_dir);
+      });
     });
   }
 }
@@ -191,7 +207,7 @@ void run_seed(const std::function<P()>& make_policy, const std::string& descript
 } // namespace
 
 int main(int argc, char** argv) {
-  rltf_demo::prefer_openblas(argv);
+  rltf_demo::prepare_numerics(argv);
   try {
     const Args args = parse(argc, argv);
     const auto t0 = std::chrono::steady_clock::now();

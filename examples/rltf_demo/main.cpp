@@ -139,13 +139,8 @@ int run(const std::function<P()>& make_policy, const std::string& model, const A
             << "[1/2] supervised fine-tuning, " << o.sft.steps << " steps" << std::endl;
   const auto sft_every = std::max<std::size_t>(1, o.sft.steps / 10);
   // What makes the supervised model what it is: reused on a rerun only when this is unchanged.
-  const nlohmann::json sft_config{{"policy", model},
-                                  {"seed", o.seed},
-                                  {"quick", args.run.quick},
-                                  {"sft_steps", o.sft.steps},
-                                  {"sft_batch", o.sft.batch_size},
-                                  {"sft_lr", o.sft.optimizer.lr},
-                                  {"problems", suite.sft.size()}};
+  nlohmann::json sft_config = rltf::demo::sft_configuration(o);
+  sft_config["policy"] = model;
   const auto sft_dir = args.out / "sft";
   const auto sft_run = sft_dir / "run.json";
   const auto rl_dir = args.out / std::string(id(args.variant));
@@ -159,18 +154,21 @@ int run(const std::function<P()>& make_policy, const std::string& model, const A
     std::cout << "  reusing " << (sft_dir / "policy").string() << std::endl;
     policy.load_checkpoint(sft_dir / "policy");
     evaluate_sft();
-  } else if (auto done = rltf_demo::read_json_if(sft_run); !args.run.fresh && done &&
-                                                           done->value("config", nlohmann::json{}) == sft_config &&
-                                                           std::filesystem::exists(sft_dir / "policy")) {
+  } else if (const auto change = rltf_demo::config_change(sft_run, sft_config);
+             !args.run.fresh && !change && std::filesystem::exists(sft_dir / "policy")) {
     std::cout << "  continuing: " << sft_dir.string() << " holds this configuration's supervised model (--fresh "
               << "retrains it)" << std::endl;
     policy.load_checkpoint(sft_dir / "policy");
-    sft.sft_loss = done->at("sft_loss").get<std::vector<std::pair<double, double>>>();
+    sft.sft_loss = rltf_demo::read_json_if(sft_run)->at("sft_loss").get<std::vector<std::pair<double, double>>>();
     evaluate_sft();
   } else {
-    // A new supervised model: an RL run of the old one must not be continued from it.
+    if (!args.run.fresh && change && std::filesystem::exists(sft_run))
+      std::cout << "  retraining: " << sft_dir.string() << " was made with other options (" << *change << ")"
+                << std::endl;
+    // A new supervised model: no RL run of the old one may be continued from it.
     std::filesystem::remove(sft_run);
-    std::filesystem::remove_all(rl_dir);
+    for (const auto v : rltf::demo::all_variants)
+      if (v != rltf::demo::Variant::sft) std::filesystem::remove_all(args.out / std::string(id(v)));
     sft = rltf::demo::run_sft(policy, executor, suite, o, sft_dir, [&](std::size_t step, float loss) {
       if (step % sft_every == 0 || step == o.sft.steps)
         std::cout << "  sft step " << step << "/" << o.sft.steps << "  loss " << fmt(loss) << std::endl;
@@ -182,13 +180,15 @@ int run(const std::function<P()>& make_policy, const std::string& model, const A
             << fmt(sft.heldout.pass_at_k.at(1)) << "  (" << fmt(sft.seconds) << " s)\n\n"
             << "[2/2] RLTF (" << name(args.variant) << "), " << o.learner.steps << " steps" << std::endl;
   P rl_policy = make_policy();
-  rl_policy.load_checkpoint(args.out / "sft" / "policy");
   std::function<std::shared_ptr<P>()> make_reference = [&] {
     auto p = std::make_shared<P>(make_policy());
-    p->load_checkpoint(args.out / "sft" / "policy");
+    p->load_checkpoint(sft_dir / "policy");
     return p;
   };
-  const auto rl = rltf::demo::run_variant(rl_policy, make_reference, executor, suite, args.variant, o, rl_dir);
+  const auto rl = rltf_demo::run_or_restart(rl_dir, [&] {
+    rl_policy.load_checkpoint(sft_dir / "policy");
+    return rltf::demo::run_variant(rl_policy, make_reference, executor, suite, args.variant, o, rl_dir);
+  });
   write_greedy(args.out / ("heldout_" + std::string(id(args.variant)) + ".jsonl"), suite, rl.heldout);
   const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
@@ -242,7 +242,7 @@ int run(const std::function<P()>& make_policy, const std::string& model, const A
 } // namespace
 
 int main(int argc, char** argv) {
-  rltf_demo::prefer_openblas(argv);
+  rltf_demo::prepare_numerics(argv);
   try {
     const Args args = parse(argc, argv);
     const auto suite = rltf::demo::make_suite(experiment_options(args).suite);

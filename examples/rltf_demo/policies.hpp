@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iostream>
 #include <optional>
 #include <span>
 #include <string>
@@ -23,6 +24,7 @@
 #include <rltf/core/error.hpp>
 #include <rltf/demo/experiment.hpp>
 #include <rltf/demo/suite.hpp>
+#include <rltf/detail/train_config.hpp>
 #include <rltf/eigen/policy.hpp>
 #include <rltf/tokenize/char.hpp>
 #include <rltf/train/trainable_policy.hpp>
@@ -41,6 +43,32 @@ inline std::optional<nlohmann::json> read_json_if(const std::filesystem::path& p
   auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return std::nullopt;
   return j;
+}
+
+/// Why the work recorded in `file` (a JSON object whose "config" field is the configuration it
+/// was made with) cannot be reused for `config`: nothing when it can; otherwise the first option
+/// that differs, or that there is no (whole) record.
+inline std::optional<std::string> config_change(const std::filesystem::path& file, const nlohmann::json& config) {
+  const auto saved = read_json_if(file);
+  if (!saved || !saved->is_object() || !saved->contains("config")) return "no record of its options";
+  const auto d = rltf::detail::config_difference(saved->at("config"), config);
+  if (!d) return std::nullopt;
+  return d->path + " was " + d->was + ", now " + d->now;
+}
+
+/// Runs `run()` (an RL run that continues from the checkpoints in `dir`); when `dir` holds a run
+/// made for other options (or one that went further than this run goes), says so, removes `dir`
+/// and runs again from the start.
+template <class F>
+auto run_or_restart(const std::filesystem::path& dir, F&& run) {
+  try {
+    return run();
+  } catch (const rltf::checkpoint_mismatch& e) {
+    std::cout << "  " << dir.string() << " holds an RL run made with other options (" << e.field()
+              << "); starting it over" << std::endl;
+    std::filesystem::remove_all(dir);
+    return run();
+  }
 }
 
 /// The characters of every prompt and reference solution of the suite.
@@ -79,17 +107,22 @@ inline void check(const ModelOptions& m) {
 /// The options rltf-demo and rltf-ablation share: the model, the step budgets, the executor, and
 /// whether to continue what an output folder holds.
 struct RunArgs {
-  bool quick = false;      ///< the CI-sized experiment
-  bool fresh = false;      ///< ignore earlier results and checkpoints in the output folder
-  ModelOptions model;      ///< --policy, --n-embd, --n-layer, --threads
-  long sft_steps = -1;     ///< -1: the experiment's default
-  long rl_steps = -1;      ///< -1: the experiment's default
-  float rl_lr = -1.0F;     ///< -1: the experiment's default
-  std::size_t workers = 0; ///< executor processes (0: one per core)
+  bool quick = false;                ///< the CI-sized experiment
+  bool fresh = false;                ///< ignore earlier results and checkpoints in the output folder
+  ModelOptions model;                ///< --policy, --n-embd, --n-layer, --threads
+  long sft_steps = -1;               ///< -1: the experiment's default
+  long rl_steps = -1;                ///< -1: the experiment's default
+  float rl_lr = -1.0F;               ///< -1: the experiment's default
+  std::size_t workers = 0;           ///< executor processes (0: one per core)
+  std::string baseline;              ///< RLTF's baseline by name (empty: the experiment's default)
+  std::string heldout;               ///< "novel" or "whole" (empty: the experiment's default)
+  float sl_coef = -1.0F;             ///< λ_sl of RLTF's supervised term (-1: the experiment's default)
+  std::vector<std::string> families; ///< the suite's families (empty: all)
 
   static constexpr std::string_view usage =
       "  [--quick] [--fresh] [--policy torch|eigen] [--n-embd N] [--n-layer N] [--threads N]\n"
-      "  [--sft-steps N] [--rl-steps N] [--rl-lr X] [--workers N]\n";
+      "  [--sft-steps N] [--rl-steps N] [--rl-lr X] [--baseline none|greedy|best|group_mean] [--workers N]\n"
+      "  [--heldout novel|whole] [--sl-coef X] [--families add,clip,...]\n";
 
   /// Reads the current flag when it is one of these; false when it is not.
   bool read(rltf::CommandLine& args) {
@@ -114,7 +147,20 @@ struct RunArgs {
       rl_lr = static_cast<float>(args.positive_value());
     else if (args.is("--workers"))
       workers = args.unsigned_value();
-    else
+    else if (args.is("--sl-coef")) {
+      sl_coef = static_cast<float>(args.number_value());
+      if (sl_coef < 0.0F) throw rltf::invalid_argument("--sl-coef must be ≥ 0");
+    } else if (args.is("--families"))
+      families = args.list_value();
+    else if (args.is("--heldout")) {
+      heldout = args.value();
+      if (heldout != "novel" && heldout != "whole")
+        throw rltf::invalid_argument("--heldout must be novel or whole, got '" + heldout + "'");
+    } else if (args.is("--baseline")) {
+      baseline = args.value();
+      if (!rltf::algo::baseline_from_string(baseline))
+        throw rltf::invalid_argument("--baseline must be none, greedy, best or group_mean, got '" + baseline + "'");
+    } else
       return false;
     return true;
   }
@@ -129,6 +175,10 @@ struct RunArgs {
     if (sft_steps >= 0) o.sft.steps = static_cast<std::size_t>(sft_steps);
     if (rl_steps >= 0) o.learner.steps = static_cast<std::size_t>(rl_steps);
     if (rl_lr > 0.0F) o.learner.optimizer.lr = rl_lr;
+    if (sl_coef >= 0.0F) o.loss.sl_coef = sl_coef;
+    if (!families.empty()) o.suite.families = families;
+    if (!heldout.empty()) o.suite.novel_heldout = heldout == "novel";
+    if (!baseline.empty()) o.loss.baseline = *rltf::algo::baseline_from_string(baseline);
     return o;
   }
 };
@@ -158,22 +208,55 @@ private:
 };
 static_assert(rltf::TrainablePolicy<DemoGpt2Policy>);
 
-/// Debian's LibTorch calls whatever libblas.so.3 the system selects — the reference BLAS unless an
-/// optimised one is the default, about ten times slower. When OpenBLAS is installed but not the
-/// default, run the program again with it first on the library path (once;
-/// RLTF_DEMO_SYSTEM_BLAS=1 keeps the system's choice).
-inline void prefer_openblas(char** argv) {
+/// Sets up the numerics before LibTorch or OpenBLAS are loaded, running the program again (once)
+/// when that is needed:
+/// - Debian's LibTorch calls whatever libblas.so.3 the system selects — the reference BLAS unless
+///   an optimised one is the default, about ten times slower. When OpenBLAS is installed, it goes
+///   first on the library path (RLTF_DEMO_SYSTEM_BLAS=1 keeps the system's choice).
+/// - Training from scratch is chaotic: a last-bit difference between two CPUs' kernels changes
+///   which programs are sampled and so every number after it (seed 1's supervised model: held-out
+///   greedy pass@1 0.027 with a Sapphire Rapids CPU's AVX-512 kernels, 0.049 with its AVX2 ones).
+///   On x86-64 CPUs with AVX2 and FMA the kernels are pinned to AVX2 (ATEN_CPU_CAPABILITY=avx2,
+///   OPENBLAS_CORETYPE=Haswell) so that a seed gives the same run on any such CPU; either variable
+///   set by the user is kept, and RLTF_DEMO_NATIVE_KERNELS=1 keeps the CPU's own kernels.
+inline void prepare_numerics(char** argv) {
+  if (std::getenv("RLTF_DEMO_REEXEC") != nullptr) return;
+  bool again = false;
   const char* dir = "/usr/lib/x86_64-linux-gnu/openblas-pthread";
-  if (std::getenv("RLTF_DEMO_SYSTEM_BLAS") != nullptr || std::getenv("RLTF_DEMO_REEXEC") != nullptr) return;
-  if (!std::filesystem::exists(std::filesystem::path(dir) / "libblas.so.3")) return;
-  const char* old = std::getenv("LD_LIBRARY_PATH");
-  const std::string path = std::string(dir) + (old != nullptr && *old != '\0' ? ":" + std::string(old) : "");
-  ::setenv("LD_LIBRARY_PATH", path.c_str(), 1);
+  if (std::getenv("RLTF_DEMO_SYSTEM_BLAS") == nullptr &&
+      std::filesystem::exists(std::filesystem::path(dir) / "libblas.so.3")) {
+    const char* old = std::getenv("LD_LIBRARY_PATH");
+    const std::string path = std::string(dir) + (old != nullptr && *old != '\0' ? ":" + std::string(old) : "");
+    ::setenv("LD_LIBRARY_PATH", path.c_str(), 1);
+    ::setenv("RLTF_DEMO_BLAS", "OpenBLAS", 1);
+    again = true;
+  }
+#if defined(__x86_64__)
+  if (std::getenv("RLTF_DEMO_NATIVE_KERNELS") == nullptr && __builtin_cpu_supports("avx2") &&
+      __builtin_cpu_supports("fma")) {
+    ::setenv("ATEN_CPU_CAPABILITY", "avx2", 0);
+    if (std::getenv("OPENBLAS_CORETYPE") == nullptr) {
+      ::setenv("OPENBLAS_CORETYPE", "Haswell", 1);
+      again = true;
+    }
+  }
+#endif
+  if (!again) return;
   ::setenv("RLTF_DEMO_REEXEC", "1", 1);
   ::execv("/proc/self/exe", argv);
 }
+
+/// The numerics prepare_numerics() set up, for the model's description.
+inline std::string numerics_description() {
+  std::string out;
+  if (std::getenv("RLTF_DEMO_BLAS") != nullptr) out += "; BLAS: OpenBLAS";
+  for (const char* var : {"ATEN_CPU_CAPABILITY", "OPENBLAS_CORETYPE"})
+    if (const char* v = std::getenv(var); v != nullptr) out += "; " + std::string(var) + "=" + v;
+  return out;
+}
 #else
-inline void prefer_openblas(char**) {}
+inline void prepare_numerics(char**) {}
+inline std::string numerics_description() { return {}; }
 #endif
 
 /// Calls `f(make_policy, description)` with a factory of fresh policies of the chosen kind
@@ -205,10 +288,10 @@ int with_policy(const ModelOptions& m, const rltf::CharTokenizer& tokenizer, std
   };
   std::size_t params = 0;
   for (const auto& t : make().parameters()) params += static_cast<std::size_t>(t.numel());
-  const std::string description =
-      "GPT-2 from scratch on LibTorch (" + std::to_string(m.n_layer) + " layers, " + std::to_string(m.n_embd) +
-      " wide, 4 heads), " + std::to_string(params) + " parameters, " + std::to_string(tokenizer.vocab_size()) +
-      "-symbol character vocabulary" + (std::getenv("RLTF_DEMO_REEXEC") != nullptr ? "; BLAS: OpenBLAS" : "");
+  const std::string description = "GPT-2 from scratch on LibTorch (" + std::to_string(m.n_layer) + " layers, " +
+                                  std::to_string(m.n_embd) + " wide, 4 heads), " + std::to_string(params) +
+                                  " parameters, " + std::to_string(tokenizer.vocab_size()) +
+                                  "-symbol character vocabulary" + numerics_description();
   return f(make, description);
 #else
   return 2;

@@ -151,6 +151,32 @@ struct ExperimentOptions {
   bool resume = false;               ///< continue an RL run from its latest checkpoint in the output folder
 };
 
+/// What makes the supervised model what it is — the suite, the SFT run, the seed — as JSON: the
+/// demo and the ablation reuse a supervised model from disk only when it was made with this.
+[[nodiscard]] inline nlohmann::json sft_configuration(const ExperimentOptions& o) {
+  return {{"suite", o.suite}, {"sft", o.sft}, {"seed", o.seed}};
+}
+
+/// What makes a variant's result what it is: the supervised configuration, the options of the
+/// variant's training run, and the evaluation. A result (or an RL run) on disk is reused only
+/// when it was made with this.
+[[nodiscard]] inline nlohmann::json variant_configuration(const ExperimentOptions& o, Variant v) {
+  nlohmann::json j{{"sft", sft_configuration(o)}, {"variant", id(v)}, {"eval", o.eval}};
+  if (v == Variant::sft) return j;
+  j["learner"] = o.learner;
+  j["curve_every"] = o.curve_every;
+  if (v == Variant::sft_continued) {
+    j["sl_batch_size"] = o.loss.sl_batch_size;
+    return j;
+  }
+  j["rollout"] = o.rollout;
+  if (v == Variant::grpo)
+    j["grpo"] = o.grpo;
+  else
+    j["loss"] = o.loss;
+  return j;
+}
+
 /// The demo's quick variant (CI): a smaller suite, a few hundred SFT steps, a dozen RL steps.
 [[nodiscard]] inline ExperimentOptions quick_options() {
   ExperimentOptions o;

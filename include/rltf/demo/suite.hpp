@@ -32,6 +32,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "rltf/core/error.hpp"
 #include "rltf/core/problem.hpp"
 #include "rltf/core/rng.hpp"
@@ -48,9 +50,25 @@ struct SuiteOptions {
   std::size_t tests_per_problem = 5;   ///< assertion tests per problem
   /// Fraction of each parameter domain (and of the function names) withheld from SFT data.
   double unseen_fraction = 0.35;
+  /// true: every held-out instance uses at least one withheld value or name (generalisation
+  /// beyond the SFT data); false: held-out instances are drawn from the whole domain, as the RL
+  /// split's are (new instances of the distribution RL trains on).
+  bool novel_heldout = true;
   /// Families to use, by name (empty: all of family_names()).
   std::vector<std::string> families;
 };
+
+/// The options as JSON (`nlohmann::json j = options;`).
+inline void to_json(nlohmann::json& j, const SuiteOptions& o) {
+  j = {{"seed", o.seed},
+       {"sft_per_family", o.sft_per_family},
+       {"rl_per_family", o.rl_per_family},
+       {"heldout_per_family", o.heldout_per_family},
+       {"tests_per_problem", o.tests_per_problem},
+       {"unseen_fraction", o.unseen_fraction},
+       {"novel_heldout", o.novel_heldout},
+       {"families", o.families}};
+}
 
 /// The three splits.
 struct Suite {
@@ -392,7 +410,7 @@ std::pair<std::vector<T>, std::vector<T>> demo_split(std::vector<T> domain, doub
       }
     };
     // Held-out first, so the other splits avoid its instances.
-    fill(suite.heldout, options.heldout_per_family, false, true, "heldout");
+    fill(suite.heldout, options.heldout_per_family, false, options.novel_heldout, "heldout");
     fill(suite.sft, options.sft_per_family, true, false, "sft");
     fill(suite.rl, options.rl_per_family, false, false, "rl");
   }
