@@ -280,9 +280,11 @@ int main(int argc, char** argv) {
       results[std::string(id(v))] = {{"name", name(v)}, {"pass@1_mean", m}, {"pass@1_std", s}, {"seeds", per_seed}};
     }
     std::cout << "\n" << md.str();
+    char temperature[16];
+    std::snprintf(temperature, sizeof temperature, "%g", static_cast<double>(o.eval.sampling.temperature));
     const std::string header = "policy: " + model + "\nheld-out: " + std::to_string(suite.heldout.size()) +
                                " problems; pass@k from " + std::to_string(o.eval.num_samples) +
-                               " samples at temperature " + std::to_string(o.eval.sampling.temperature) +
+                               " samples at temperature " + temperature +
                                ", greedy pass@1 from one greedy decode; mean ± std over seeds\n";
     std::ofstream(args.out / "ablation.md") << header << "\n" << md.str();
     std::ofstream(args.out / "ablation.json") << nlohmann::json{{"policy", model},
