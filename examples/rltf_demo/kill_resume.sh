@@ -14,7 +14,9 @@ mkdir -p "$work"
 "$demo" "$@" --out "$work/killed" >"$work/killed.log" 2>&1 &
 pid=$!
 checkpoint=$(find "$work/whole" -path '*/checkpoints' -type d | head -n 1 | sed "s|$work/whole|$work/killed|")
-for _ in $(seq 1200); do
+# Wait (up to 8 minutes: the LibTorch run on a loaded 2-core machine is slow) for the first RL
+# checkpoint, or for the run to end without one.
+for _ in $(seq 9600); do
   [[ -e $checkpoint/latest ]] && break
   kill -0 "$pid" 2>/dev/null || break
   sleep 0.05
