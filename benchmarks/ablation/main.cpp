@@ -153,19 +153,20 @@ void run_seed(const std::function<P()>& make_policy, const std::string& descript
   };
   auto load_or_run = [&](rltf::demo::Variant v, const std::function<rltf::demo::VariantResult()>& run) {
     const auto file = dir / (std::string(id(v)) + ".json");
-    const auto change = rltf_demo::config_change(file, config(v));
-    if (!args.run.fresh && !change) {
-      rows[v][seed] = Row::from_json(*rltf_demo::read_json_if(file));
+    const auto c = config(v);
+    const auto saved = rltf_demo::saved_run(file, c);
+    if (!args.run.fresh && saved.record) {
+      rows[v][seed] = Row::from_json(*saved.record);
       std::cout << "seed " << seed << " " << name(v) << ": reusing " << file.string() << std::endl;
       return;
     }
     if (!args.run.fresh && std::filesystem::exists(file))
       std::cout << "seed " << seed << " " << name(v) << ": " << file.string() << " was made with other options ("
-                << *change << "); running it again" << std::endl;
+                << saved.change << "); running it again" << std::endl;
     std::cout << "seed " << seed << " " << name(v) << " ..." << std::endl;
     const Row r = Row::from(run());
     auto j = r.to_json();
-    j["config"] = config(v);
+    j["config"] = c;
     std::ofstream(file) << j.dump(1) << "\n";
     rows[v][seed] = r;
     std::cout << "seed " << seed << " " << name(v) << ": greedy pass@1 " << r.greedy << ", pass@1 " << r.pass.at(1)
@@ -173,7 +174,7 @@ void run_seed(const std::function<P()>& make_policy, const std::string& descript
   };
   // The supervised model: trained once per seed (reused from disk when it was made with these options).
   const bool have_sft = !args.run.fresh && std::filesystem::exists(sft_dir / "policy") &&
-                        !rltf_demo::config_change(dir / "sft.json", config(rltf::demo::Variant::sft));
+                        rltf_demo::saved_run(dir / "sft.json", config(rltf::demo::Variant::sft)).record.has_value();
   if (!have_sft) {
     // A new supervised model invalidates every result of this seed.
     for (const auto v : rltf::demo::all_variants) {

@@ -154,16 +154,16 @@ int run(const std::function<P()>& make_policy, const std::string& model, const A
     std::cout << "  reusing " << (sft_dir / "policy").string() << std::endl;
     policy.load_checkpoint(sft_dir / "policy");
     evaluate_sft();
-  } else if (const auto change = rltf_demo::config_change(sft_run, sft_config);
-             !args.run.fresh && !change && std::filesystem::exists(sft_dir / "policy")) {
+  } else if (const auto saved = rltf_demo::saved_run(sft_run, sft_config);
+             !args.run.fresh && saved.record && std::filesystem::exists(sft_dir / "policy")) {
     std::cout << "  continuing: " << sft_dir.string() << " holds this configuration's supervised model (--fresh "
               << "retrains it)" << std::endl;
     policy.load_checkpoint(sft_dir / "policy");
-    sft.sft_loss = rltf_demo::read_json_if(sft_run)->at("sft_loss").get<std::vector<std::pair<double, double>>>();
+    sft.sft_loss = saved.record->at("sft_loss").get<std::vector<std::pair<double, double>>>();
     evaluate_sft();
   } else {
-    if (!args.run.fresh && change && std::filesystem::exists(sft_run))
-      std::cout << "  retraining: " << sft_dir.string() << " was made with other options (" << *change << ")"
+    if (!args.run.fresh && !saved.record && std::filesystem::exists(sft_run))
+      std::cout << "  retraining: " << sft_dir.string() << " was made with other options (" << saved.change << ")"
                 << std::endl;
     // A new supervised model: no RL run of the old one may be continued from it.
     std::filesystem::remove(sft_run);

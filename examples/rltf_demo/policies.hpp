@@ -45,15 +45,19 @@ inline std::optional<nlohmann::json> read_json_if(const std::filesystem::path& p
   return j;
 }
 
-/// Why the work recorded in `file` (a JSON object whose "config" field is the configuration it
-/// was made with) cannot be reused for `config`: nothing when it can; otherwise the first option
-/// that differs, or that there is no (whole) record.
-inline std::optional<std::string> config_change(const std::filesystem::path& file, const nlohmann::json& config) {
-  const auto saved = read_json_if(file);
-  if (!saved || !saved->is_object() || !saved->contains("config")) return "no record of its options";
-  const auto d = rltf::detail::config_difference(saved->at("config"), config);
-  if (!d) return std::nullopt;
-  return d->path + " was " + d->was + ", now " + d->now;
+/// What `file` records (a JSON object whose "config" field is the configuration it was made with),
+/// when that is `config`; otherwise why it cannot be reused.
+struct SavedRun {
+  std::optional<nlohmann::json> record; ///< the file's JSON, when made with `config`
+  std::string change;                   ///< otherwise: the first option that differs, or "no record …"
+};
+
+inline SavedRun saved_run(const std::filesystem::path& file, const nlohmann::json& config) {
+  auto saved = read_json_if(file);
+  if (!saved || !saved->is_object() || !saved->contains("config")) return {std::nullopt, "no record of its options"};
+  if (const auto d = rltf::detail::config_difference(saved->at("config"), config))
+    return {std::nullopt, d->path + " was " + d->was + ", now " + d->now};
+  return {std::move(saved), {}};
 }
 
 /// Runs `run()` (an RL run that continues from the checkpoints in `dir`); when `dir` holds a run
@@ -107,17 +111,17 @@ inline void check(const ModelOptions& m) {
 /// The options rltf-demo and rltf-ablation share: the model, the step budgets, the executor, and
 /// whether to continue what an output folder holds.
 struct RunArgs {
-  bool quick = false;                ///< the CI-sized experiment
-  bool fresh = false;                ///< ignore earlier results and checkpoints in the output folder
-  ModelOptions model;                ///< --policy, --n-embd, --n-layer, --threads
-  long sft_steps = -1;               ///< -1: the experiment's default
-  long rl_steps = -1;                ///< -1: the experiment's default
-  float rl_lr = -1.0F;               ///< -1: the experiment's default
-  std::size_t workers = 0;           ///< executor processes (0: one per core)
-  std::string baseline;              ///< RLTF's baseline by name (empty: the experiment's default)
-  std::string heldout;               ///< "novel" or "whole" (empty: the experiment's default)
-  float sl_coef = -1.0F;             ///< λ_sl of RLTF's supervised term (-1: the experiment's default)
-  std::vector<std::string> families; ///< the suite's families (empty: all)
+  bool quick = false;                     ///< the CI-sized experiment
+  bool fresh = false;                     ///< ignore earlier results and checkpoints in the output folder
+  ModelOptions model;                     ///< --policy, --n-embd, --n-layer, --threads
+  long sft_steps = -1;                    ///< -1: the experiment's default
+  long rl_steps = -1;                     ///< -1: the experiment's default
+  float rl_lr = -1.0F;                    ///< -1: the experiment's default
+  std::size_t workers = 0;                ///< executor processes (0: one per core)
+  std::optional<rltf::Baseline> baseline; ///< RLTF's baseline (none: the experiment's default)
+  std::optional<bool> novel_heldout;      ///< --heldout novel|whole (none: the experiment's default)
+  float sl_coef = -1.0F;                  ///< λ_sl of RLTF's supervised term (-1: the experiment's default)
+  std::vector<std::string> families;      ///< the suite's families (empty: all)
 
   static constexpr std::string_view usage =
       "  [--quick] [--fresh] [--policy torch|eigen] [--n-embd N] [--n-layer N] [--threads N]\n"
@@ -152,15 +156,11 @@ struct RunArgs {
       if (sl_coef < 0.0F) throw rltf::invalid_argument("--sl-coef must be ≥ 0");
     } else if (args.is("--families"))
       families = args.list_value();
-    else if (args.is("--heldout")) {
-      heldout = args.value();
-      if (heldout != "novel" && heldout != "whole")
-        throw rltf::invalid_argument("--heldout must be novel or whole, got '" + heldout + "'");
-    } else if (args.is("--baseline")) {
-      baseline = args.value();
-      if (!rltf::algo::baseline_from_string(baseline))
-        throw rltf::invalid_argument("--baseline must be none, greedy, best or group_mean, got '" + baseline + "'");
-    } else
+    else if (args.is("--heldout"))
+      novel_heldout = args.choice_value<bool>({{"novel", true}, {"whole", false}});
+    else if (args.is("--baseline"))
+      baseline = args.choice_value(rltf::algo::baselines);
+    else
       return false;
     return true;
   }
@@ -177,8 +177,8 @@ struct RunArgs {
     if (rl_lr > 0.0F) o.learner.optimizer.lr = rl_lr;
     if (sl_coef >= 0.0F) o.loss.sl_coef = sl_coef;
     if (!families.empty()) o.suite.families = families;
-    if (!heldout.empty()) o.suite.novel_heldout = heldout == "novel";
-    if (!baseline.empty()) o.loss.baseline = *rltf::algo::baseline_from_string(baseline);
+    if (novel_heldout) o.suite.novel_heldout = *novel_heldout;
+    if (baseline) o.loss.baseline = *baseline;
     return o;
   }
 };

@@ -68,10 +68,16 @@ enum class SupervisedMode {
   return "none";
 }
 
+/// Baseline by name, for command lines and configuration files.
+inline constexpr std::pair<std::string_view, Baseline> baselines[] = {{"none", Baseline::none},
+                                                                      {"greedy", Baseline::greedy},
+                                                                      {"best", Baseline::best},
+                                                                      {"group_mean", Baseline::group_mean}};
+
 /// Parses "none", "greedy", "best", "group_mean"; nullopt otherwise.
 [[nodiscard]] constexpr std::optional<Baseline> baseline_from_string(std::string_view s) noexcept {
-  for (const Baseline b : {Baseline::none, Baseline::greedy, Baseline::best, Baseline::group_mean})
-    if (to_string(b) == s) return b;
+  for (const auto& [name, b] : baselines)
+    if (name == s) return b;
   return std::nullopt;
 }
 
