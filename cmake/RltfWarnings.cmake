@@ -17,10 +17,15 @@ if(RLTF_SANITIZE)
 endif()
 
 # rltf_add_program(NAME SOURCES... [TORCH]) — an executable linked to the core (and the torch backend).
+# rltf_programs: what the programs share and the library does not install (command lines, plots,
+# the demo's harness): examples/common/rltf_programs/ and examples/rltf_demo/.
+add_library(rltf_programs INTERFACE)
+target_include_directories(rltf_programs INTERFACE ${PROJECT_SOURCE_DIR}/examples/common ${PROJECT_SOURCE_DIR}/examples)
+
 function(rltf_add_program name)
   cmake_parse_arguments(ARG "TORCH" "" "SOURCES;LIBS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES} ${ARG_UNPARSED_ARGUMENTS})
-  target_link_libraries(${name} PRIVATE rltf::rltf rltf_warnings ${ARG_LIBS})
+  target_link_libraries(${name} PRIVATE rltf::rltf rltf_programs rltf_warnings ${ARG_LIBS})
   if(ARG_TORCH)
     target_link_libraries(${name} PRIVATE rltf::torch)
   else()

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generates include/rltf/detail/tokenize_unicode_tables.hpp: the Unicode character classes that
+"""Generates include/rltf/tokenize/detail/unicode_tables.hpp: the Unicode character classes that
 GPT-2's pre-tokenizer regex needs (\\p{L}, \\p{N}, \\s), as compact sorted code-point ranges.
 
     /usr/bin/python3 tools/gen_unicode_tables.py [OUTPUT]
@@ -42,7 +42,7 @@ def classify(cp, spaces):
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
-        here, "..", "include", "rltf", "detail", "tokenize_unicode_tables.hpp")
+        here, "..", "include", "rltf", "tokenize", "detail", "unicode_tables.hpp")
 
     spaces = set()
     for lo, hi in WHITE_SPACE:
@@ -82,7 +82,7 @@ def main():
         "#include <cstddef>",
         "#include <cstdint>",
         "",
-        "namespace rltf::detail::tokenize_unicode {",
+        "namespace rltf::tokenize::detail::unicode {",
         "",
         "/// The class of a code point, as the pre-tokenizer regex sees it.",
         "enum class char_class : std::uint8_t { other = 0, letter = 1, number = 2, space = 3 };",
@@ -117,7 +117,7 @@ def main():
         "",
         "inline constexpr std::size_t class_range_count = sizeof(class_ranges) / sizeof(class_ranges[0]);",
         "",
-        "} // namespace rltf::detail::tokenize_unicode",
+        "} // namespace rltf::tokenize::detail::unicode",
         "",
     ]
     # Short aliases used in the table body, defined before it.

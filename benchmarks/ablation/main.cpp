@@ -30,11 +30,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include <rltf/core/cli.hpp>
+#include <rltf_programs/cli.hpp>
 #include <rltf/core/error.hpp>
-#include <rltf/demo/experiment.hpp>
+#include <rltf_demo/experiment.hpp>
 #include <rltf/exec/python_executor.hpp>
-#include <rltf/train/plot.hpp>
+#include <rltf_programs/plot.hpp>
 
 #include "policies.hpp"
 

@@ -9,7 +9,7 @@
 #include <stdexcept>
 #include <string>
 
-#include <rltf/core/cli.hpp>
+#include <rltf_programs/cli.hpp>
 
 namespace rltf_bench {
 

@@ -22,7 +22,7 @@
 #include <boost/process/io.hpp>
 #include <boost/process/pipe.hpp>
 
-#include "rltf/core/cli.hpp"
+#include "rltf_programs/cli.hpp"
 #include "rltf/data/datasets.hpp"
 #include "rltf/exec/python_executor.hpp"
 

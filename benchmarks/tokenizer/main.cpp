@@ -21,11 +21,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "rltf/core/cli.hpp"
+#include "rltf_programs/cli.hpp"
 #include "rltf/data/humaneval.hpp"
 #include "rltf/data/mbpp.hpp"
-#include "rltf/detail/tokenize_pretokenize.hpp"
-#include "rltf/detail/tokenize_utf8.hpp"
+#include "rltf/tokenize/detail/pretokenize.hpp"
+#include "rltf/tokenize/detail/utf8.hpp"
 #include "rltf/tokenize/gpt2.hpp"
 
 namespace {
@@ -51,12 +51,12 @@ public:
 
   [[nodiscard]] std::vector<rltf::token_id> encode(std::string_view text) const {
     std::vector<rltf::token_id> out;
-    rltf::detail::tokenize::gpt2_pretokenize(text, [&](std::size_t b, std::size_t e) {
+    rltf::tokenize::detail::gpt2_pretokenize(text, [&](std::size_t b, std::size_t e) {
       std::vector<std::string> word;
       for (std::size_t i = b; i < e; ++i) {
         std::string ch;
-        rltf::detail::tokenize::append_utf8(
-            ch, rltf::detail::tokenize::byte_to_unicode()[static_cast<unsigned char>(text[i])]);
+        rltf::tokenize::detail::append_utf8(
+            ch, rltf::tokenize::detail::byte_to_unicode()[static_cast<unsigned char>(text[i])]);
         word.push_back(std::move(ch));
       }
       while (word.size() > 1) {

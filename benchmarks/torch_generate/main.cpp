@@ -23,7 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include <rltf/core/cli.hpp>
+#include <rltf_programs/cli.hpp>
 #include <rltf/torch/generate.hpp>
 #include <rltf/torch/gpt2.hpp>
 #include <rltf/torch/safetensors.hpp>

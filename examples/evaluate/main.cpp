@@ -21,7 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "rltf/core/cli.hpp"
+#include "rltf_programs/cli.hpp"
 #include "rltf/data/datasets.hpp"
 #include "rltf/eval/pass_at_k.hpp"
 #include "rltf/exec/python_executor.hpp"

@@ -15,7 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include <rltf/core/cli.hpp>
+#include <rltf_programs/cli.hpp>
 #include <rltf/core/error.hpp>
 #include <rltf/torch/policy.hpp>
 

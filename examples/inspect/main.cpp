@@ -21,7 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include <rltf/core/cli.hpp>
+#include <rltf_programs/cli.hpp>
 #include <rltf/core/error.hpp>
 #include <rltf/data/datasets.hpp>
 #include <rltf/data/samples.hpp>

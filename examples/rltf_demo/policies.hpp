@@ -20,11 +20,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include <rltf/core/cli.hpp>
+#include <rltf_programs/cli.hpp>
 #include <rltf/core/error.hpp>
-#include <rltf/demo/experiment.hpp>
-#include <rltf/demo/suite.hpp>
-#include <rltf/detail/train_config.hpp>
+#include <rltf_demo/experiment.hpp>
+#include <rltf_demo/suite.hpp>
+#include <rltf/train/detail/config.hpp>
 #include <rltf/eigen/policy.hpp>
 #include <rltf/tokenize/char.hpp>
 #include <rltf/train/trainable_policy.hpp>
@@ -55,7 +55,7 @@ struct SavedRun {
 inline SavedRun saved_run(const std::filesystem::path& file, const nlohmann::json& config) {
   auto saved = read_json_if(file);
   if (!saved || !saved->is_object() || !saved->contains("config")) return {std::nullopt, "no record of its options"};
-  if (const auto d = rltf::detail::config_difference(saved->at("config"), config))
+  if (const auto d = rltf::train::detail::config_difference(saved->at("config"), config))
     return {std::nullopt, d->path + " was " + d->was + ", now " + d->now};
   return {std::move(saved), {}};
 }

@@ -29,7 +29,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include <rltf/core/cli.hpp>
+#include <rltf_programs/cli.hpp>
 #include <rltf/core/error.hpp>
 #include <rltf/data/mbpp.hpp>
 #include <rltf/exec/python_executor.hpp>

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include <rltf/core/cli.hpp>
+#include <rltf_programs/cli.hpp>
 #include <rltf/core/error.hpp>
 #include <rltf/train/options.hpp>
 

@@ -2,8 +2,8 @@
 
 #include <string>
 
-#include "rltf/detail/data_gzip.hpp"
-#include "rltf/detail/data_json.hpp"
+#include "rltf/data/detail/gzip.hpp"
+#include "rltf/data/detail/json.hpp"
 
 namespace rltf_gzip_test {
 
@@ -30,29 +30,29 @@ inline const std::string named =
 namespace gz = rltf_gzip_test;
 
 TEST_CASE("crc32 matches the standard check value") {
-  CHECK(rltf::detail::crc32("123456789") == 0xCBF43926U);
-  CHECK(rltf::detail::crc32("") == 0U);
+  CHECK(rltf::data::detail::crc32("123456789") == 0xCBF43926U);
+  CHECK(rltf::data::detail::crc32("") == 0U);
 }
 
 TEST_CASE("gunzip: stored, fixed-Huffman, multi-member and named members") {
-  CHECK(rltf::detail::gunzip(gz::from_hex(gz::stored), "s") == "hello stored block\n");
-  CHECK(rltf::detail::gunzip(gz::from_hex(gz::fixed), "f") == "abcabcabcabc hello hello hello world\n");
-  CHECK(rltf::detail::gunzip(gz::from_hex(gz::multi), "m") == "first member\nsecond member\n");
-  CHECK(rltf::detail::gunzip(gz::from_hex(gz::named), "n") == "with a file name\n");
-  CHECK(rltf::detail::is_gzip(gz::from_hex(gz::stored)));
-  CHECK_FALSE(rltf::detail::is_gzip("{\"a\": 1}"));
+  CHECK(rltf::data::detail::gunzip(gz::from_hex(gz::stored), "s") == "hello stored block\n");
+  CHECK(rltf::data::detail::gunzip(gz::from_hex(gz::fixed), "f") == "abcabcabcabc hello hello hello world\n");
+  CHECK(rltf::data::detail::gunzip(gz::from_hex(gz::multi), "m") == "first member\nsecond member\n");
+  CHECK(rltf::data::detail::gunzip(gz::from_hex(gz::named), "n") == "with a file name\n");
+  CHECK(rltf::data::detail::is_gzip(gz::from_hex(gz::stored)));
+  CHECK_FALSE(rltf::data::detail::is_gzip("{\"a\": 1}"));
 }
 
 TEST_CASE("gunzip: the bundled datasets (dynamic Huffman blocks) decompress with valid CRCs") {
   const std::string dir = RLTF_SOURCE_DIR "/data/";
-  const std::string he = rltf::detail::read_text_file(dir + "HumanEval.jsonl.gz");
+  const std::string he = rltf::data::detail::read_text_file(dir + "HumanEval.jsonl.gz");
   CHECK(he.size() == 214438);
   CHECK(std::count(he.begin(), he.end(), '\n') == 164);
   CHECK(he.rfind("{\"task_id\": \"HumanEval/0\"", 0) == 0);
-  const std::string hep = rltf::detail::read_text_file(dir + "HumanEvalPlus.jsonl.gz");
+  const std::string hep = rltf::data::detail::read_text_file(dir + "HumanEvalPlus.jsonl.gz");
   CHECK(hep.size() == 7714666);
   CHECK(std::count(hep.begin(), hep.end(), '\n') == 164);
-  const std::string mp = rltf::detail::read_text_file(dir + "MbppPlus.jsonl.gz");
+  const std::string mp = rltf::data::detail::read_text_file(dir + "MbppPlus.jsonl.gz");
   CHECK(mp.size() == 2592369);
   CHECK(std::count(mp.begin(), mp.end(), '\n') == 378);
 }
@@ -61,7 +61,7 @@ TEST_CASE("gunzip: corrupt input is a parse_error naming the file and the gzip f
   const std::string good = gz::from_hex(gz::fixed);
   auto expect_error = [](const std::string& data, const std::string& needle) {
     try {
-      (void)rltf::detail::gunzip(data, "broken.gz");
+      (void)rltf::data::detail::gunzip(data, "broken.gz");
       FAIL("no exception for ", needle);
     } catch (const rltf::parse_error& e) {
       CHECK(e.file() == "broken.gz");
@@ -80,7 +80,7 @@ TEST_CASE("gunzip: corrupt input is a parse_error naming the file and the gzip f
     auto d = good;
     d[14] = static_cast<char>(d[14] ^ 0x10);
     try {
-      (void)rltf::detail::gunzip(d, "broken.gz");
+      (void)rltf::data::detail::gunzip(d, "broken.gz");
       FAIL("corruption not detected");
     } catch (const rltf::parse_error& e) {
       CHECK(e.field() == "gzip");
@@ -115,5 +115,5 @@ TEST_CASE("gunzip: corrupt input is a parse_error naming the file and the gzip f
 }
 
 TEST_CASE("a missing file is an io_error") {
-  CHECK_THROWS_AS((void)rltf::detail::read_text_file("/nonexistent/file.jsonl.gz"), rltf::io_error);
+  CHECK_THROWS_AS((void)rltf::data::detail::read_text_file("/nonexistent/file.jsonl.gz"), rltf::io_error);
 }

@@ -158,7 +158,7 @@ TEST_CASE("malformed JSON Lines name the file, the line and the field") {
     CHECK(e.line() == 2);
   }
   SUBCASE("a corrupt gzip file") {
-    std::string gz = rltf::detail::read_file_bytes(lt::data_dir + "HumanEval.jsonl.gz");
+    std::string gz = rltf::data::detail::read_file_bytes(lt::data_dir + "HumanEval.jsonl.gz");
     gz.resize(gz.size() / 2);
     lt::temp_file f("half.jsonl.gz", gz);
     const auto e = lt::expect_parse_error([&] { (void)rltf::data::load_humaneval(f.path); });

@@ -5,7 +5,7 @@
 #include <set>
 #include <string>
 
-#include "rltf/demo/suite.hpp"
+#include "rltf_demo/suite.hpp"
 #include "rltf/exec/python_executor.hpp"
 
 namespace demo_suite_test {

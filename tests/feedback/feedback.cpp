@@ -126,7 +126,7 @@ TEST_CASE("FineGrained on GPT-2 tokens: the span is the tokens whose bytes inter
   CHECK(d3.span == rltf::TokenSpan{17, 22});
 }
 
-TEST_CASE("the default table: categories of DESIGN section 6") {
+TEST_CASE("the default table: categories of docs/feedback.md") {
   const auto table = rltf::FeedbackTable::defaults();
   const auto s = byte_sample(feedback_unit_test::three_lines);
   const auto cat = [&](const rltf::ExecutionResult& r, const rltf::Sample& sample) {

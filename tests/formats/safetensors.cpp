@@ -152,39 +152,39 @@ TEST_CASE("safetensors: save and open round trip F32, F16, BF16, I64 and metadat
 TEST_CASE("safetensors: half and bfloat16 conversions are exact and round to nearest even") {
   // every finite half converts to float and back to the same bits; NaNs stay NaN
   for (std::uint32_t h = 0; h <= 0xFFFFU; ++h) {
-    const float f = rltf::detail::formats_f16_to_f32(static_cast<std::uint16_t>(h));
+    const float f = rltf::formats::detail::f16_to_f32(static_cast<std::uint16_t>(h));
     if (std::isnan(f)) {
       CHECK(((h >> 10) & 0x1FU) == 0x1FU);
-      CHECK(std::isnan(rltf::detail::formats_f16_to_f32(rltf::detail::formats_f32_to_f16(f))));
-    } else if (rltf::detail::formats_f32_to_f16(f) != h) {
+      CHECK(std::isnan(rltf::formats::detail::f16_to_f32(rltf::formats::detail::f32_to_f16(f))));
+    } else if (rltf::formats::detail::f32_to_f16(f) != h) {
       FAIL("half 0x" << std::hex << h << " did not round trip");
     }
   }
-  CHECK(rltf::detail::formats_f16_to_f32(0x3C00U) == 1.0F);
-  CHECK(rltf::detail::formats_f16_to_f32(0x7BFFU) == 65504.0F);
-  CHECK(rltf::detail::formats_f16_to_f32(0x0001U) == std::ldexp(1.0F, -24));
-  CHECK(rltf::detail::formats_f16_to_f32(0x0400U) == std::ldexp(1.0F, -14));
-  CHECK(rltf::detail::formats_f32_to_f16(0.1F) == 0x2E66U);
-  CHECK(rltf::detail::formats_f32_to_f16(65519.0F) == 0x7BFFU);
-  CHECK(rltf::detail::formats_f32_to_f16(65520.0F) == 0x7C00U); // ties up to infinity
-  CHECK(rltf::detail::formats_f32_to_f16(1e-9F) == 0x0000U);
-  CHECK(rltf::detail::formats_f32_to_f16(-std::numeric_limits<float>::infinity()) == 0xFC00U);
+  CHECK(rltf::formats::detail::f16_to_f32(0x3C00U) == 1.0F);
+  CHECK(rltf::formats::detail::f16_to_f32(0x7BFFU) == 65504.0F);
+  CHECK(rltf::formats::detail::f16_to_f32(0x0001U) == std::ldexp(1.0F, -24));
+  CHECK(rltf::formats::detail::f16_to_f32(0x0400U) == std::ldexp(1.0F, -14));
+  CHECK(rltf::formats::detail::f32_to_f16(0.1F) == 0x2E66U);
+  CHECK(rltf::formats::detail::f32_to_f16(65519.0F) == 0x7BFFU);
+  CHECK(rltf::formats::detail::f32_to_f16(65520.0F) == 0x7C00U); // ties up to infinity
+  CHECK(rltf::formats::detail::f32_to_f16(1e-9F) == 0x0000U);
+  CHECK(rltf::formats::detail::f32_to_f16(-std::numeric_limits<float>::infinity()) == 0xFC00U);
   // ties to even: 1 + 2^-11 is halfway between 1 and 1 + 2^-10 → 1; 1 + 3·2^-11 → 1 + 2^-9
-  CHECK(rltf::detail::formats_f32_to_f16(1.0F + std::ldexp(1.0F, -11)) == 0x3C00U);
-  CHECK(rltf::detail::formats_f32_to_f16(1.0F + 3 * std::ldexp(1.0F, -11)) == 0x3C02U);
+  CHECK(rltf::formats::detail::f32_to_f16(1.0F + std::ldexp(1.0F, -11)) == 0x3C00U);
+  CHECK(rltf::formats::detail::f32_to_f16(1.0F + 3 * std::ldexp(1.0F, -11)) == 0x3C02U);
   // subnormal tie: 1.5·2^-24 → 2·2^-24; 0.5·2^-24 → 0
-  CHECK(rltf::detail::formats_f32_to_f16(1.5F * std::ldexp(1.0F, -24)) == 0x0002U);
-  CHECK(rltf::detail::formats_f32_to_f16(std::ldexp(1.0F, -25)) == 0x0000U);
+  CHECK(rltf::formats::detail::f32_to_f16(1.5F * std::ldexp(1.0F, -24)) == 0x0002U);
+  CHECK(rltf::formats::detail::f32_to_f16(std::ldexp(1.0F, -25)) == 0x0000U);
 
   for (std::uint32_t b = 0; b <= 0xFFFFU; ++b) {
-    const float f = rltf::detail::formats_bf16_to_f32(static_cast<std::uint16_t>(b));
-    if (!std::isnan(f)) CHECK(rltf::detail::formats_f32_to_bf16(f) == b);
+    const float f = rltf::formats::detail::bf16_to_f32(static_cast<std::uint16_t>(b));
+    if (!std::isnan(f)) CHECK(rltf::formats::detail::f32_to_bf16(f) == b);
   }
-  CHECK(rltf::detail::formats_f32_to_bf16(std::bit_cast<float>(0x3F808000U)) == 0x3F80U); // tie → even
-  CHECK(rltf::detail::formats_f32_to_bf16(std::bit_cast<float>(0x3F818000U)) == 0x3F82U); // tie → even
-  CHECK(rltf::detail::formats_f32_to_bf16(std::bit_cast<float>(0x3F808001U)) == 0x3F81U);
+  CHECK(rltf::formats::detail::f32_to_bf16(std::bit_cast<float>(0x3F808000U)) == 0x3F80U); // tie → even
+  CHECK(rltf::formats::detail::f32_to_bf16(std::bit_cast<float>(0x3F818000U)) == 0x3F82U); // tie → even
+  CHECK(rltf::formats::detail::f32_to_bf16(std::bit_cast<float>(0x3F808001U)) == 0x3F81U);
   CHECK(std::isnan(
-      rltf::detail::formats_bf16_to_f32(rltf::detail::formats_f32_to_bf16(std::numeric_limits<float>::quiet_NaN()))));
+      rltf::formats::detail::bf16_to_f32(rltf::formats::detail::f32_to_bf16(std::numeric_limits<float>::quiet_NaN()))));
 }
 
 TEST_CASE("safetensors: every malformed header field is a parse_error naming it") {

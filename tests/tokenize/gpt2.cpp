@@ -89,7 +89,7 @@ inline rltf::Gpt2Tokenizer tiny(const std::vector<std::string>& extra,
                                 const std::vector<std::pair<std::string, std::string>>& merges) {
   std::vector<rltf::Gpt2Tokenizer::VocabEntry> vocab;
   for (unsigned b = 0; b < 256; ++b)
-    vocab.push_back({rltf::detail::tokenize::byte_level_encode(std::string(1, static_cast<char>(b))),
+    vocab.push_back({rltf::tokenize::detail::byte_level_encode(std::string(1, static_cast<char>(b))),
                      static_cast<rltf::token_id>(b)});
   for (const auto& e : extra) vocab.push_back({e, static_cast<rltf::token_id>(vocab.size())});
   vocab.push_back({"<|endoftext|>", static_cast<rltf::token_id>(vocab.size())});

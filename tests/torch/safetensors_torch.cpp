@@ -45,7 +45,7 @@ TEST_CASE("torch safetensors: F32/F16/BF16/I64 tensors round trip; host conversi
   const torch::Tensor all = torch::arange(0, 65536, torch::kInt32).to(torch::kInt16);
   const torch::Tensor as_half = all.view(torch::kFloat16).to(torch::kFloat32);
   std::vector<float> mine(65536);
-  for (std::uint32_t h = 0; h < 65536; ++h) mine[h] = rltf::detail::formats_f16_to_f32(static_cast<std::uint16_t>(h));
+  for (std::uint32_t h = 0; h < 65536; ++h) mine[h] = rltf::formats::detail::f16_to_f32(static_cast<std::uint16_t>(h));
   const torch::Tensor ours = torch::tensor(mine);
   CHECK(torch::equal(ours.isnan(), as_half.isnan()));
   CHECK(torch::equal(torch::nan_to_num(ours, 0), torch::nan_to_num(as_half, 0)));

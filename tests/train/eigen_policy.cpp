@@ -9,7 +9,7 @@
 
 #include "rltf/algo/grad.hpp"
 #include "rltf/algo/padded.hpp"
-#include "rltf/detail/train_random.hpp"
+#include "rltf/detail/random.hpp"
 #include "rltf/eigen/backend.hpp"
 #include "rltf/eigen/policy.hpp"
 #include "rltf/tokenize/char.hpp"
@@ -127,7 +127,7 @@ TEST_CASE_TEMPLATE("EigenPolicy: analytic gradients match finite differences", B
   const auto mask = eigen_policy_test::mask_of<B>(samples);
   std::vector<float> g(mask.size());
   for (std::size_t k = 0; k < g.size(); ++k)
-    g[k] = mask[k] * static_cast<float>(rltf::detail::train_uniform01(rng) * 2.0 - 1.0);
+    g[k] = mask[k] * static_cast<float>(rltf::detail::uniform01(rng) * 2.0 - 1.0);
   const auto gt = B::from_values(g, shape);
   policy.zero_grad();
   policy.backward(samples, gt);
@@ -143,7 +143,7 @@ TEST_CASE_TEMPLATE("EigenPolicy: analytic gradients match finite differences", B
   for (std::size_t k = 0; k < analytic.size(); ++k)
     if (std::abs(analytic[k]) > 0.02F) picks.push_back(k);
   CHECK(picks.size() > 40);
-  for (int i = 0; i < 60; ++i) picks.push_back(rltf::detail::train_uniform_index(rng, analytic.size()));
+  for (int i = 0; i < 60; ++i) picks.push_back(rltf::detail::uniform_index(rng, analytic.size()));
   auto params = policy.parameters();
   std::size_t checked = 0;
   for (const std::size_t k : picks) {

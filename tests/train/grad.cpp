@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "rltf/algo/grad.hpp"
-#include "rltf/detail/train_random.hpp"
+#include "rltf/detail/random.hpp"
 #include "rltf/eigen/backend.hpp"
 #include "rltf/xtensor/backend.hpp"
 
@@ -19,7 +19,7 @@ const std::vector<float> mask_values{1, 1, 1, 1, 1, 1, 0, 0};
 std::vector<float> random_values(std::uint64_t seed, float lo, float hi) {
   auto rng = rltf::make_rng(seed);
   std::vector<float> v(8);
-  for (auto& x : v) x = lo + (hi - lo) * static_cast<float>(rltf::detail::train_uniform01(rng));
+  for (auto& x : v) x = lo + (hi - lo) * static_cast<float>(rltf::detail::uniform01(rng));
   return v;
 }
 

@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "rltf/detail/train_config.hpp"
+#include "rltf/train/detail/config.hpp"
 #include "rltf/eigen/backend.hpp"
 #include "rltf/eigen/policy.hpp"
 #include "rltf/exec/python_executor.hpp"

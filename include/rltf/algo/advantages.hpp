@@ -15,7 +15,7 @@
 
 namespace rltf::algo {
 
-/// Options of generalised advantage estimation (DESIGN §7: γ = 1, λ = 0.95).
+/// Options of generalised advantage estimation (docs/training.md: γ = 1, λ = 0.95).
 struct GaeOptions {
   float gamma = 1.0F;
   float lambda = 0.95F;
@@ -85,7 +85,7 @@ template <Backend B>
 
 /// Options of group-normalised advantages.
 struct GroupNormOptions {
-  float eps = 1e-4F;        ///< added to the standard deviation (DESIGN §7)
+  float eps = 1e-4F;        ///< added to the standard deviation (docs/training.md)
   bool unbiased_std = true; ///< divide by G − 1 (as torch.std does) rather than G
 };
 

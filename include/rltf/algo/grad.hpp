@@ -131,7 +131,7 @@ template <Backend B>
   return {std::move(loss), std::move(grad)};
 }
 
-/// Options of the GRPO loss (DESIGN §7).
+/// Options of the GRPO loss (docs/training.md).
 struct GrpoLossOptions {
   float clip = 0.2F;                              ///< ε of the clipped ratio
   float kl_coef = 0.04F;                          ///< β of the KL term (0 disables it)

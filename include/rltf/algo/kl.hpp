@@ -48,7 +48,7 @@ template <Backend B>
   throw invalid_argument("rltf::algo::kl: unknown estimator");
 }
 
-/// Options of the KL coefficient β (DESIGN §7).
+/// Options of the KL coefficient β (docs/training.md).
 struct KlControlOptions {
   float initial = 0.05F;    ///< starting β
   bool adaptive = false;    ///< fixed β when false

@@ -1,6 +1,6 @@
 #pragma once
 /// \file
-/// The RLTF loss (DESIGN §6), written once against the Backend concept:
+/// The RLTF loss (docs/feedback.md), written once against the Backend concept:
 ///
 ///     r_it = (R_i − b_i) + α_i·R_fine_i·m_it          (TokenRewards: R_i = sequence, the rest = token)
 ///     L_RL = −(1/ΣT_i) Σ_it r_it · log π(w_it)
@@ -286,7 +286,7 @@ struct RltfLoss {
   std::optional<tensor_t<B>> sl; ///< L_SL (without λ_sl), when the step used it
 };
 
-namespace detail_rltf {
+namespace detail {
 template <Backend B>
 void check(const RlBatch<B>& rl) {
   constexpr const char* op = "rltf::algo::rltf_loss";
@@ -301,7 +301,7 @@ void check(const SupervisedBatch<B>& sl) {
   rltf::detail::require_same_shape(op, B::shape(sl.logprobs), B::shape(sl.mask), "supervised logprobs",
                                    "supervised mask");
 }
-} // namespace detail_rltf
+} // namespace detail
 
 /// L for step `step`: L_RL = −reduce(r·log π) (rewards are constants) and/or λ_sl·L_SL with
 /// L_SL = −token_mean(log π_gt), as rltf_terms() says. A step with neither term gives L = 0.
@@ -312,12 +312,12 @@ template <Backend B>
   const RltfTerms terms = rltf_terms(options, step, rl.has_value(), sl.has_value());
   RltfLoss<B> out{B::scalar(0.0F), std::nullopt, std::nullopt};
   if (terms.rl) {
-    detail_rltf::check<B>(*rl);
+    detail::check<B>(*rl);
     out.rl = policy_gradient_loss<B>(rl->logprobs, rl->rewards, rl->mask, options.reduction);
     out.total = B::add(out.total, *out.rl);
   }
   if (terms.sl) {
-    detail_rltf::check<B>(*sl);
+    detail::check<B>(*sl);
     out.sl = cross_entropy<B>(sl->logprobs, sl->mask, Reduction::token_mean);
     out.total = B::add(out.total, B::mul(*out.sl, options.sl_coef));
   }
@@ -341,12 +341,12 @@ template <Backend B>
   const RltfTerms terms = rltf_terms(options, step, rl.has_value(), sl.has_value());
   RltfLossGrad<B> out;
   if (terms.rl) {
-    detail_rltf::check<B>(*rl);
+    detail::check<B>(*rl);
     out.rl = policy_gradient_loss_grad<B>(rl->logprobs, rl->rewards, rl->mask, options.reduction);
     out.total += B::item(out.rl->loss);
   }
   if (terms.sl) {
-    detail_rltf::check<B>(*sl);
+    detail::check<B>(*sl);
     out.sl = options.sl_coef * cross_entropy_grad<B>(sl->logprobs, sl->mask, Reduction::token_mean);
     out.total += B::item(out.sl->loss);
   }

@@ -1,6 +1,6 @@
 #pragma once
 /// \file
-/// rltf::OnlineBuffer — RLTF's online buffer (DESIGN §6): a FIFO of bounded capacity where new
+/// rltf::OnlineBuffer — RLTF's online buffer (docs/feedback.md): a FIFO of bounded capacity where new
 /// rollouts displace the oldest, and a learner's view that is refreshed every K optimiser steps.
 ///
 /// The generator pushes into the FIFO as it produces rollouts; the learner samples from its view,
@@ -33,7 +33,7 @@
 #include "rltf/buffer/buffer.hpp"
 #include "rltf/core/error.hpp"
 #include "rltf/core/rng.hpp"
-#include "rltf/detail/train_random.hpp"
+#include "rltf/detail/random.hpp"
 
 namespace rltf {
 
@@ -48,7 +48,7 @@ struct BufferCodec {
   [[nodiscard]] static T decode(const nlohmann::json& j) { return j.get<T>(); }
 };
 
-/// Options of OnlineBuffer. Defaults are RLTF's (DESIGN §6).
+/// Options of OnlineBuffer. Defaults are RLTF's (docs/feedback.md).
 struct OnlineBufferOptions {
   std::size_t capacity = 6400;    ///< elements kept; pushing more displaces the oldest
   std::size_t refresh_every = 50; ///< optimiser steps between refreshes of the learner's view (≥ 1)
@@ -91,7 +91,7 @@ public:
     if (view_.empty()) throw invalid_argument("OnlineBuffer::sample: the buffer is empty; push rollouts first");
     out.reserve(n);
     if (!options_.without_replacement) {
-      for (std::size_t i = 0; i < n; ++i) out.push_back(*view_[detail::train_uniform_index(rng, view_.size())]);
+      for (std::size_t i = 0; i < n; ++i) out.push_back(*view_[detail::uniform_index(rng, view_.size())]);
       return out;
     }
     std::vector<std::size_t> order(view_.size());
@@ -100,7 +100,7 @@ public:
       // Partial Fisher–Yates: only as many positions as still needed are drawn.
       const std::size_t take = std::min(order.size(), n - out.size());
       for (std::size_t i = 0; i < take; ++i) {
-        const std::size_t j = i + detail::train_uniform_index(rng, order.size() - i);
+        const std::size_t j = i + detail::uniform_index(rng, order.size() - i);
         std::swap(order[i], order[j]);
         out.push_back(*view_[order[i]]);
       }

@@ -8,7 +8,7 @@
 
 namespace rltf {
 
-/// What happened to a whole program (DESIGN §5).
+/// What happened to a whole program (docs/executor.md).
 enum class Outcome {
   pass,          ///< every test passed
   failure,       ///< ran to completion, some test gave a wrong answer

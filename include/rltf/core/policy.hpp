@@ -23,7 +23,7 @@
 
 namespace rltf {
 
-/// How a policy samples. Defaults are RLTF's (DESIGN §6).
+/// How a policy samples. Defaults are RLTF's (docs/feedback.md).
 struct SamplingConfig {
   std::size_t max_new_tokens = 512;
   float temperature = 1.0F;      ///< 0 means greedy

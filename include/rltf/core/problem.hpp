@@ -8,7 +8,7 @@
 
 namespace rltf {
 
-/// How a test checks a program (DESIGN §5).
+/// How a test checks a program (docs/executor.md).
 enum class TestKind {
   assertion, ///< Python statements run after the program (HumanEval `check(f)`, an MBPP `assert`)
   call,      ///< call `fn_name` with JSON `input` (a list of arguments); compare with JSON `expected`

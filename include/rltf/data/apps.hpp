@@ -19,7 +19,7 @@
 
 #include "rltf/core/error.hpp"
 #include "rltf/core/problem.hpp"
-#include "rltf/detail/data_json.hpp"
+#include "rltf/data/detail/json.hpp"
 
 namespace rltf::data {
 
@@ -32,7 +32,7 @@ struct AppsOptions {
   std::size_t max_solutions = 1000;
 };
 
-namespace detail_apps {
+namespace detail {
 
 /// An APPS input or output value for stdin/stdout: a string, or a list of lines joined by '\n'.
 [[nodiscard]] inline std::string io_text(const nlohmann::json& v, const std::string& file, const std::string& field) {
@@ -121,7 +121,7 @@ inline bool load_folder(const std::filesystem::path& dir, const AppsOptions& opt
   return true;
 }
 
-} // namespace detail_apps
+} // namespace detail
 
 /// Loads APPS problems from `dir`: either one problem folder (it holds `question.txt`) or a folder of
 /// problem folders (e.g. `APPS/test`), read in name order. Throws rltf::io_error when `dir` is not a
@@ -143,7 +143,7 @@ inline bool load_folder(const std::filesystem::path& dir, const AppsOptions& opt
   problems.reserve(folders.size());
   for (const auto& f : folders) {
     Problem p;
-    if (detail_apps::load_folder(f, options, p)) problems.push_back(std::move(p));
+    if (detail::load_folder(f, options, p)) problems.push_back(std::move(p));
   }
   return problems;
 }

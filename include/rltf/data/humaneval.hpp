@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "rltf/core/problem.hpp"
-#include "rltf/detail/data_json.hpp"
-#include "rltf/detail/data_plus.hpp"
+#include "rltf/data/detail/json.hpp"
+#include "rltf/data/detail/plus.hpp"
 
 namespace rltf::data {
 

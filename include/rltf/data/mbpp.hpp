@@ -17,8 +17,8 @@
 
 #include "rltf/core/problem.hpp"
 #include "rltf/data/humaneval.hpp"
-#include "rltf/detail/data_json.hpp"
-#include "rltf/detail/data_plus.hpp"
+#include "rltf/data/detail/json.hpp"
+#include "rltf/data/detail/plus.hpp"
 
 namespace rltf::data {
 
@@ -32,7 +32,7 @@ struct MbppOptions {
   bool challenge_tests = false;
 };
 
-namespace detail_mbpp {
+namespace detail {
 /// The function the tests call: the first `def NAME(` of the reference code whose NAME( appears in
 /// the first test; empty when none does.
 [[nodiscard]] inline std::string entry_point_of(const std::string& code, const std::string& first_test) {
@@ -48,7 +48,7 @@ namespace detail_mbpp {
   }
   return {};
 }
-} // namespace detail_mbpp
+} // namespace detail
 
 /// Loads MBPP (`mbpp.jsonl`, plain or gzipped). Task ids become "mbpp/<task_id>".
 [[nodiscard]] inline std::vector<Problem> load_mbpp(const std::filesystem::path& path,
@@ -68,7 +68,7 @@ namespace detail_mbpp {
       challenge = detail::require_strings(j, "challenge_test_list", w);
     p.tests.setup_code = detail::optional_string(j, "test_setup_code", w);
     p.solutions.push_back(code);
-    p.entry_point = detail_mbpp::entry_point_of(code, tests.front());
+    p.entry_point = detail::entry_point_of(code, tests.front());
     p.prompt_is_code = false;
     if (options.tests_in_prompt) {
       p.prompt = "You are an expert Python programmer, and here is your task: " + text +

@@ -14,7 +14,7 @@
 
 #include "rltf/core/error.hpp"
 #include "rltf/core/sample.hpp"
-#include "rltf/detail/data_json.hpp"
+#include "rltf/data/detail/json.hpp"
 
 namespace rltf::data {
 

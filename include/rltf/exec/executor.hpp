@@ -20,7 +20,7 @@
 
 namespace rltf {
 
-/// Resource limits for one program (DESIGN §5).
+/// Resource limits for one program (docs/executor.md).
 struct Limits {
   double test_timeout_s = 3.0;                     ///< wall clock per test
   double program_timeout_s = 10.0;                 ///< wall clock for the whole program and all its tests

@@ -20,7 +20,7 @@
 /// subreaper). One C++ thread per worker does blocking I/O; a worker that dies or hangs is replaced
 /// and every job still gets exactly one result.
 ///
-/// Classification (DESIGN §5): an exception whose traceback has a frame in the program's own file is
+/// Classification (docs/executor.md): an exception whose traceback has a frame in the program's own file is
 /// a runtime error of the program at the innermost such line (TestStatus::error); an AssertionError
 /// raised by the test's own code is a failure (TestStatus::failed); other exceptions raised by test
 /// code are errors without a line. A program's outcome is decided by its worst test:
@@ -52,7 +52,7 @@
 #include "rltf/core/execution_result.hpp"
 #include "rltf/core/outcome.hpp"
 #include "rltf/core/problem.hpp"
-#include "rltf/detail/exec_worker.hpp"
+#include "rltf/exec/detail/worker.hpp"
 #include "rltf/exec/executor.hpp"
 #include "rltf/exec/job.hpp"
 #include "rltf/exec/line_map.hpp"
@@ -134,7 +134,7 @@ public:
       for (std::size_t i = 0; i < n; ++i)
         starters.emplace_back([this, i, &errors] {
           try {
-            slots_[i] = std::make_unique<detail::exec_worker>(config_);
+            slots_[i] = std::make_unique<exec::detail::Worker>(config_);
           } catch (...) {
             errors[i] = std::current_exception();
           }
@@ -279,7 +279,7 @@ private:
       auto& worker = ensure_worker(slot);
       try {
         return decode(worker.call(payload, timeout), program, tests);
-      } catch (const detail::exec_worker_lost& lost) {
+      } catch (const exec::detail::WorkerLost& lost) {
         why = lost.why;
         restarts_.fetch_add(1);
         replace_worker(slot);
@@ -297,15 +297,15 @@ private:
     return r;
   }
 
-  detail::exec_worker& ensure_worker(std::size_t slot) {
+  exec::detail::Worker& ensure_worker(std::size_t slot) {
     if (!slots_[slot] || !slots_[slot]->alive()) replace_worker(slot);
     return *slots_[slot];
   }
 
   void replace_worker(std::size_t slot) {
     // Only the lease holder touches this slot; the lock guards readers such as worker_pids().
-    auto fresh = std::make_unique<detail::exec_worker>(config_);
-    std::unique_ptr<detail::exec_worker> old;
+    auto fresh = std::make_unique<exec::detail::Worker>(config_);
+    std::unique_ptr<exec::detail::Worker> old;
     {
       std::lock_guard<std::mutex> guard(mutex_);
       old = std::exchange(slots_[slot], std::move(fresh));
@@ -354,8 +354,8 @@ private:
   }
 
   PythonExecutorOptions options_;
-  detail::exec_worker_config config_;
-  std::vector<std::unique_ptr<detail::exec_worker>> slots_;
+  exec::detail::WorkerConfig config_;
+  std::vector<std::unique_ptr<exec::detail::Worker>> slots_;
   std::vector<std::size_t> idle_;
   mutable std::mutex mutex_;
   std::condition_variable available_;

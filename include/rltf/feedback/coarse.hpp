@@ -1,6 +1,6 @@
 #pragma once
 /// \file
-/// RLTF's coarse and adaptive feedbacks (DESIGN §6): one reward R for the whole completion.
+/// RLTF's coarse and adaptive feedbacks (docs/feedback.md): one reward R for the whole completion.
 ///
 ///     rltf::Coarse coarse;     // pass +1, failure −0.3, runtime error (incl. timeout) −0.6, syntax error −1
 ///     rltf::Adaptive adaptive; // the same, but a failure scores −0.3 + 1.3 · passed / total
@@ -14,7 +14,6 @@
 #include "rltf/core/execution_result.hpp"
 #include "rltf/core/sample.hpp"
 #include "rltf/core/span.hpp"
-#include "rltf/detail/feedback_table_ptr.hpp"
 #include "rltf/feedback/feedback.hpp"
 #include "rltf/feedback/table.hpp"
 
@@ -24,7 +23,7 @@ namespace rltf {
 class Coarse {
 public:
   /// With FeedbackTable::defaults().
-  Coarse() : table_(detail::feedback::default_table()) {}
+  Coarse() : table_(feedback::detail::default_table()) {}
   /// With a table of the user's.
   explicit Coarse(FeedbackTable table) : table_(std::make_shared<const FeedbackTable>(std::move(table))) {}
   explicit Coarse(std::shared_ptr<const FeedbackTable> table) : table_(std::move(table)) {
@@ -46,7 +45,7 @@ private:
 /// (−0.3 + 1.3 · passed/total with the default values), so partial passes earn partial reward.
 class Adaptive {
 public:
-  Adaptive() : table_(detail::feedback::default_table()) {}
+  Adaptive() : table_(feedback::detail::default_table()) {}
   explicit Adaptive(FeedbackTable table) : table_(std::make_shared<const FeedbackTable>(std::move(table))) {}
   explicit Adaptive(std::shared_ptr<const FeedbackTable> table) : table_(std::move(table)) {
     if (!table_) throw invalid_argument("rltf::Adaptive: the table is null");

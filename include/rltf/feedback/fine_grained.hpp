@@ -1,6 +1,6 @@
 #pragma once
 /// \file
-/// RLTF's fine-grained feedback (DESIGN §6): the penalty R_fine = −0.3 on the tokens at fault.
+/// RLTF's fine-grained feedback (docs/feedback.md): the penalty R_fine = −0.3 on the tokens at fault.
 ///
 ///     rltf::FineGrained fine;                                   // α = T / (E − S), the paper's
 ///     rltf::FineGrained released{{.alpha = rltf::Alpha::one}};   // α = 1, as the released code
@@ -17,7 +17,6 @@
 #include "rltf/core/execution_result.hpp"
 #include "rltf/core/sample.hpp"
 #include "rltf/core/span.hpp"
-#include "rltf/detail/feedback_table_ptr.hpp"
 #include "rltf/feedback/feedback.hpp"
 #include "rltf/feedback/spans.hpp"
 #include "rltf/feedback/table.hpp"
@@ -49,7 +48,7 @@ class FineGrained {
 public:
   /// With FeedbackTable::defaults().
   FineGrained() : FineGrained(FineGrainedOptions{}) {}
-  explicit FineGrained(FineGrainedOptions options) : table_(detail::feedback::default_table()), options_(options) {}
+  explicit FineGrained(FineGrainedOptions options) : table_(feedback::detail::default_table()), options_(options) {}
   /// With a table of the user's.
   explicit FineGrained(FeedbackTable table, FineGrainedOptions options = {})
       : table_(std::make_shared<const FeedbackTable>(std::move(table))), options_(options) {}
@@ -68,7 +67,7 @@ public:
   /// The classification, the line, the span, α and the rewards.
   [[nodiscard]] FineGrainedDetail explain(const Sample& sample, const ExecutionResult& result,
                                           const TokenOffsets& offsets) const {
-    detail::feedback::require_offsets("rltf::FineGrained", sample, offsets);
+    feedback::detail::require_offsets("rltf::FineGrained", sample, offsets);
     FineGrainedDetail d;
     d.classification = classify(*table_, sample, result);
     const std::size_t T = sample.tokens.size();

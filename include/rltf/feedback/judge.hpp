@@ -25,7 +25,7 @@ struct Judgement {
   }
 };
 
-/// The eight questions of RLAIF for code (DESIGN §7).
+/// The eight questions of RLAIF for code (docs/training.md).
 inline const std::array<std::string, 8>& default_judge_questions() {
   static const std::array<std::string, 8> questions{
       "Are the imports in the code correct?",

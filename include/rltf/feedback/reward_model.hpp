@@ -16,7 +16,7 @@
 
 namespace rltf {
 
-/// An (instruction, code) pair labelled accepted or rejected (RLAIF, DESIGN §7).
+/// An (instruction, code) pair labelled accepted or rejected (RLAIF, docs/training.md).
 struct LabelledExample {
   std::string instruction;
   std::string code;

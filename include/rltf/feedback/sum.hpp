@@ -70,7 +70,7 @@ private:
   float weight_;
 };
 
-namespace detail::feedback {
+namespace feedback::detail {
 template <class F>
 struct is_sum : std::false_type {};
 template <class... Fs>
@@ -89,13 +89,13 @@ template <class... Fs>
 constexpr Sum<Fs...> sum_of_tuple(std::tuple<Fs...>&& t) {
   return std::make_from_tuple<Sum<Fs...>>(std::move(t));
 }
-} // namespace detail::feedback
+} // namespace feedback::detail
 
 /// The sum of the given feedbacks (sums among them are flattened).
 template <class... Fs>
 requires(sizeof...(Fs) > 0 && (Feedback<std::remove_cvref_t<Fs>> && ...))
     [[nodiscard]] constexpr auto sum(Fs&&... feedbacks) {
-  return detail::feedback::sum_of_tuple(std::tuple_cat(detail::feedback::summands(std::forward<Fs>(feedbacks))...));
+  return feedback::detail::sum_of_tuple(std::tuple_cat(feedback::detail::summands(std::forward<Fs>(feedbacks))...));
 }
 
 /// `feedback` with its rewards multiplied by `weight`.

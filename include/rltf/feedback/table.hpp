@@ -1,10 +1,10 @@
 #pragma once
 /// \file
-/// The RLTF category table (DESIGN §6) as data: which error gets which fine-grained category
+/// The RLTF category table (docs/feedback.md) as data: which error gets which fine-grained category
 /// (U_global, U_line, U_ignore) and reward, and the coarse reward of each outcome. Users change
 /// it at run time — edit a FeedbackTable, or load one from JSON — without recompiling.
 ///
-///     rltf::FeedbackTable table = rltf::FeedbackTable::defaults();       // DESIGN §6, Python 3.11
+///     rltf::FeedbackTable table = rltf::FeedbackTable::defaults();       // docs/feedback.md, Python 3.11
 ///     table.rules.insert(table.rules.begin(), {.type = "KeyError", .category = rltf::FineCategory::ignore});
 ///     auto loaded = rltf::FeedbackTable::load("my_table.json");          // same format as to_json()
 ///
@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <regex>
 #include <string>
@@ -110,7 +111,7 @@ struct FeedbackTable {
   FineCategory runtime_default = FineCategory::line;
   std::vector<FeedbackRule> rules{};
 
-  /// DESIGN §6, with the messages of Python 3.11 (and their older spellings, for other interpreters).
+  /// docs/feedback.md, with the messages of Python 3.11 (and their older spellings, for other interpreters).
   [[nodiscard]] static FeedbackTable defaults() {
     FeedbackTable t;
     const auto ignore = FineCategory::ignore;
@@ -289,7 +290,7 @@ struct Classification {
   std::string reason; ///< e.g. "rule 3 (SyntaxError ~ 'duplicate argument')", "timeout", "no error"
 };
 
-namespace detail::feedback {
+namespace feedback::detail {
 
 /// The number of the completion's last line that has a non-whitespace character (0 when none).
 [[nodiscard]] inline std::size_t last_code_line(std::string_view text) noexcept {
@@ -327,9 +328,9 @@ namespace detail::feedback {
   return out + ")";
 }
 
-} // namespace detail::feedback
+} // namespace feedback::detail
 
-/// Applies `table` to one execution of `sample` (DESIGN §6). Precedence: pass and failure get no
+/// Applies `table` to one execution of `sample` (docs/feedback.md). Precedence: pass and failure get no
 /// fine penalty; a timeout gets `table.timeout`; a rule that says `ignore`; then truncation — a
 /// syntax error in a truncated sample or on the completion's last code line gets
 /// `truncated_syntax_error`; then the first matching rule; then a child killed by a signal with no
@@ -360,14 +361,14 @@ namespace detail::feedback {
   const FeedbackRule* rule = nullptr;
   std::size_t index = 0;
   for (; index < table.rules.size(); ++index)
-    if (detail::feedback::rule_matches(table.rules[index], e)) {
+    if (feedback::detail::rule_matches(table.rules[index], e)) {
       rule = &table.rules[index];
       break;
     }
   if (rule != nullptr && rule->coarse_reward) c.coarse_reward = *rule->coarse_reward;
   const float fine =
       rule != nullptr && rule->fine_reward ? *rule->fine_reward : std::numeric_limits<float>::quiet_NaN();
-  const std::string why = rule != nullptr ? detail::feedback::describe(*rule, index) : std::string();
+  const std::string why = rule != nullptr ? feedback::detail::describe(*rule, index) : std::string();
 
   if (rule != nullptr && rule->category == FineCategory::ignore) return finish(FineCategory::ignore, why);
   FineCategory cat = syntax ? table.syntax_default : table.runtime_default;
@@ -380,7 +381,7 @@ namespace detail::feedback {
   }
   if (syntax) {
     const bool at_end = e.at_end_of_program ||
-                        (e.completion_line && *e.completion_line >= detail::feedback::last_code_line(sample.text));
+                        (e.completion_line && *e.completion_line >= feedback::detail::last_code_line(sample.text));
     if (sample.truncated || at_end) {
       cat = table.truncated_syntax_error;
       reason = std::string(sample.truncated ? "syntax error in a truncated sample"
@@ -392,5 +393,25 @@ namespace detail::feedback {
     return finish(FineCategory::ignore, reason + "; its line is not in the completion");
   return finish(cat, reason, fine);
 }
+
+namespace feedback::detail {
+
+
+/// FeedbackTable::defaults(), built once and shared by every feedback constructed without a table.
+[[nodiscard]] inline const std::shared_ptr<const FeedbackTable>& default_table() {
+  static const std::shared_ptr<const FeedbackTable> table =
+      std::make_shared<const FeedbackTable>(FeedbackTable::defaults());
+  return table;
+}
+
+/// Checks that a feedback got one offset per completion token.
+inline void require_offsets(const char* who, const Sample& sample, const TokenOffsets& offsets) {
+  if (offsets.size() != sample.tokens.size())
+    throw invalid_argument(std::string(who) + ": got " + std::to_string(offsets.size()) +
+                           " token offsets for a sample of " + std::to_string(sample.tokens.size()) +
+                           " tokens; pass tokenizer.offsets(sample.tokens)");
+}
+
+} // namespace feedback::detail
 
 } // namespace rltf

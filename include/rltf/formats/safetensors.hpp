@@ -43,8 +43,8 @@
 
 #include "rltf/core/error.hpp"
 #include "rltf/core/shape.hpp"
-#include "rltf/detail/formats_half.hpp"
-#include "rltf/detail/formats_mapped_file.hpp"
+#include "rltf/formats/detail/half.hpp"
+#include "rltf/formats/detail/mapped_file.hpp"
 
 namespace rltf::safetensors {
 
@@ -300,7 +300,7 @@ inline nlohmann::json parse_json_unique(std::string_view text, std::string_view 
     for (std::size_t i = 0; i < out.size(); ++i) {
       std::uint16_t v = 0;
       std::memcpy(&v, bytes.data() + i * 2, 2);
-      out[i] = dtype == Dtype::F16 ? rltf::detail::formats_f16_to_f32(v) : rltf::detail::formats_bf16_to_f32(v);
+      out[i] = dtype == Dtype::F16 ? rltf::formats::detail::f16_to_f32(v) : rltf::formats::detail::bf16_to_f32(v);
     }
     break;
   default:
@@ -326,8 +326,8 @@ inline nlohmann::json parse_json_unique(std::string_view text, std::string_view 
   case Dtype::F16:
   case Dtype::BF16:
     for (std::size_t i = 0; i < values.size(); ++i) {
-      const std::uint16_t v = dtype == Dtype::F16 ? rltf::detail::formats_f32_to_f16(values[i])
-                                                  : rltf::detail::formats_f32_to_bf16(values[i]);
+      const std::uint16_t v = dtype == Dtype::F16 ? rltf::formats::detail::f32_to_f16(values[i])
+                                                  : rltf::formats::detail::f32_to_bf16(values[i]);
       std::memcpy(out.data() + i * 2, &v, 2);
     }
     break;
@@ -388,7 +388,7 @@ public:
   [[nodiscard]] static File open(const std::filesystem::path& path) {
     File f;
     f.source_ = path.string();
-    f.storage_ = rltf::detail::formats_mapped_file::open(path);
+    f.storage_ = rltf::formats::detail::MappedFile::open(path);
     f.header_ = parse_header(f.storage_.bytes(), f.source_);
     return f;
   }
@@ -397,7 +397,7 @@ public:
   [[nodiscard]] static File from_bytes(std::vector<std::byte> bytes, std::string source = "<memory>") {
     File f;
     f.source_ = std::move(source);
-    f.storage_ = rltf::detail::formats_mapped_file::adopt(std::move(bytes));
+    f.storage_ = rltf::formats::detail::MappedFile::adopt(std::move(bytes));
     f.header_ = parse_header(f.storage_.bytes(), f.source_);
     return f;
   }
@@ -452,7 +452,7 @@ public:
 private:
   File() = default;
   std::string source_;
-  rltf::detail::formats_mapped_file storage_;
+  rltf::formats::detail::MappedFile storage_;
   Header header_;
 };
 

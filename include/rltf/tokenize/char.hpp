@@ -22,8 +22,8 @@
 
 #include "rltf/core/error.hpp"
 #include "rltf/core/span.hpp"
-#include "rltf/detail/tokenize_pieces.hpp"
-#include "rltf/detail/tokenize_utf8.hpp"
+#include "rltf/tokenize/detail/pieces.hpp"
+#include "rltf/tokenize/detail/utf8.hpp"
 #include "rltf/tokenize/tokenizer.hpp"
 
 namespace rltf {
@@ -46,7 +46,7 @@ public:
     if (alphabet.empty()) throw invalid_argument("CharTokenizer: the alphabet is empty");
     ascii_.fill(-1);
     for (std::size_t i = 0; i < alphabet.size();) {
-      const auto c = detail::tokenize::decode_utf8(alphabet, i);
+      const auto c = tokenize::detail::decode_utf8(alphabet, i);
       if (!c.valid)
         throw invalid_argument("CharTokenizer: the alphabet is not valid UTF-8 at byte " + std::to_string(i));
       const auto id = static_cast<token_id>(chars_.size());
@@ -69,7 +69,7 @@ public:
     std::vector<char32_t> seen;
     for (const auto& text : texts)
       for (std::size_t i = 0; i < text.size();) {
-        const auto c = detail::tokenize::decode_utf8(text, i);
+        const auto c = tokenize::detail::decode_utf8(text, i);
         if (!c.valid)
           throw invalid_argument("CharTokenizer::from_texts: text is not valid UTF-8 at byte " + std::to_string(i));
         seen.push_back(c.value);
@@ -78,7 +78,7 @@ public:
     std::sort(seen.begin(), seen.end());
     seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
     std::string alphabet;
-    for (const char32_t c : seen) detail::tokenize::append_utf8(alphabet, c);
+    for (const char32_t c : seen) tokenize::detail::append_utf8(alphabet, c);
     return CharTokenizer(alphabet);
   }
 
@@ -98,7 +98,7 @@ public:
         ++i;
         continue;
       }
-      const auto c = detail::tokenize::decode_utf8(text, i);
+      const auto c = tokenize::detail::decode_utf8(text, i);
       if (!c.valid) throw invalid_argument("CharTokenizer::encode: invalid UTF-8 at byte " + std::to_string(i));
       const auto it = c.value < 128 ? other_.end() : other_.find(c.value);
       if (it == other_.end())
@@ -113,12 +113,12 @@ public:
   /// The characters of the ids; eos and pad give nothing. Throws rltf::invalid_argument for an
   /// id outside [0, vocab_size()).
   [[nodiscard]] std::string decode(std::span<const token_id> ids) const {
-    return detail::decode_pieces(ids, [this](token_id id) { return token_text(id); });
+    return tokenize::detail::decode_pieces(ids, [this](token_id id) { return token_text(id); });
   }
 
   /// The byte range of decode(ids) each id produced (empty for eos and pad).
   [[nodiscard]] TokenOffsets offsets(std::span<const token_id> ids) const {
-    return detail::piece_offsets(ids, [this](token_id id) { return token_text(id); });
+    return tokenize::detail::piece_offsets(ids, [this](token_id id) { return token_text(id); });
   }
 
   /// Characters + 2 (eos, pad).
@@ -154,7 +154,7 @@ private:
     std::string out = "character ";
     if (cp >= 0x20 && cp != 0x7F) {
       out += '\'';
-      detail::tokenize::append_utf8(out, cp);
+      tokenize::detail::append_utf8(out, cp);
       out += "' ";
     }
     return out + "(" + code + ")";

@@ -28,11 +28,11 @@
 
 #include "rltf/core/error.hpp"
 #include "rltf/core/span.hpp"
-#include "rltf/detail/tokenize_bpe.hpp"
-#include "rltf/detail/tokenize_files.hpp"
-#include "rltf/detail/tokenize_pieces.hpp"
-#include "rltf/detail/tokenize_pretokenize.hpp"
-#include "rltf/detail/tokenize_utf8.hpp"
+#include "rltf/tokenize/detail/bpe.hpp"
+#include "rltf/tokenize/detail/files.hpp"
+#include "rltf/tokenize/detail/pieces.hpp"
+#include "rltf/tokenize/detail/pretokenize.hpp"
+#include "rltf/tokenize/detail/utf8.hpp"
 #include "rltf/tokenize/tokenizer.hpp"
 
 namespace rltf {
@@ -62,9 +62,9 @@ struct Gpt2TokenizerOptions {
 class Gpt2Tokenizer {
 public:
   /// One vocabulary entry in the form the files use: the byte-level token string and its id.
-  using VocabEntry = detail::tokenize::vocab_entry;
+  using VocabEntry = tokenize::detail::vocab_entry;
   /// One merge rule "left right" in byte-level form; rank = position in the list.
-  using MergeEntry = detail::tokenize::merge_entry;
+  using MergeEntry = tokenize::detail::merge_entry;
 
   /// Builds a tokenizer from in-memory vocabulary and merges (byte-level strings, as in
   /// vocab.json / merges.txt). Every byte needs its single-byte token; both sides of each merge and
@@ -101,9 +101,9 @@ public:
                                                 const Gpt2TokenizerOptions& options = {}) {
     const std::string vocab_file = vocab_json.string();
     const std::string merges_file = merges_txt.string();
-    const auto vocab = detail::tokenize::read_vocab_object(
-        detail::tokenize::parse_json(detail::tokenize::read_file(vocab_json), vocab_file), vocab_file, "");
-    const auto merges = detail::tokenize::read_merges_text(detail::tokenize::read_file(merges_txt), merges_file);
+    const auto vocab = tokenize::detail::read_vocab_object(
+        tokenize::detail::parse_json(tokenize::detail::read_file(vocab_json), vocab_file), vocab_file, "");
+    const auto merges = tokenize::detail::read_merges_text(tokenize::detail::read_file(merges_txt), merges_file);
     return Gpt2Tokenizer(vocab, merges, {}, options, vocab_file, merges_file);
   }
 
@@ -111,7 +111,7 @@ public:
   [[nodiscard]] static Gpt2Tokenizer from_tokenizer_json(const std::filesystem::path& path,
                                                          const Gpt2TokenizerOptions& options = {}) {
     const std::string file = path.string();
-    auto contents = detail::tokenize::read_tokenizer_json(detail::tokenize::read_file(path), file);
+    auto contents = tokenize::detail::read_tokenizer_json(tokenize::detail::read_file(path), file);
     std::vector<VocabEntry> added = std::move(contents.special);
     added.insert(added.end(), contents.added.begin(), contents.added.end());
     return Gpt2Tokenizer(contents.vocab, contents.merges, added, options, file, file);
@@ -160,12 +160,12 @@ public:
   /// raw bytes: a prefix of a multi-byte character decodes to its bytes, not to U+FFFD.
   /// Throws rltf::invalid_argument for an id outside the vocabulary.
   [[nodiscard]] std::string decode(std::span<const token_id> ids) const {
-    return detail::decode_pieces(ids, [this](token_id id) { return token_bytes(id); });
+    return tokenize::detail::decode_pieces(ids, [this](token_id id) { return token_bytes(id); });
   }
 
   /// The byte range of decode(ids) each id produced; the ranges tile the decoded text.
   [[nodiscard]] TokenOffsets offsets(std::span<const token_id> ids) const {
-    return detail::piece_offsets(ids, [this](token_id id) { return token_bytes(id); });
+    return tokenize::detail::piece_offsets(ids, [this](token_id id) { return token_bytes(id); });
   }
 
   /// One more than the largest id.
@@ -190,7 +190,7 @@ public:
   [[nodiscard]] std::string token_string(token_id id) const {
     const std::string_view bytes = token_bytes(id);
     if (is_special(id)) return std::string(bytes);
-    return detail::tokenize::byte_level_encode(bytes);
+    return tokenize::detail::byte_level_encode(bytes);
   }
 
   /// The id of a token given as vocab.json writes it, if any.
@@ -225,7 +225,7 @@ private:
     std::vector<bool> present;      ///< id → in the vocabulary
     std::unordered_map<std::string, token_id> by_string;
     std::array<token_id, 256> byte_ids{};
-    detail::tokenize::pair_table pairs;
+    tokenize::detail::pair_table pairs;
     std::vector<special> specials;
     token_id eos = 0;
     token_id pad = 0;
@@ -235,7 +235,7 @@ private:
                 const std::vector<VocabEntry>& added, const Gpt2TokenizerOptions& options,
                 const std::string& vocab_file, const std::string& merges_file)
       : model_(build(vocab, merges, added, options, vocab_file, merges_file)),
-        cache_(std::make_shared<detail::tokenize::bpe_cache>(options.cache_capacity)) {}
+        cache_(std::make_shared<tokenize::detail::bpe_cache>(options.cache_capacity)) {}
 
   [[noreturn]] static void fail(const std::string& file, std::size_t line, const std::string& field,
                                 const std::string& what) {
@@ -274,7 +274,7 @@ private:
         m->bytes[id] = e.token;
         m->specials.push_back({e.token, e.id});
       } else {
-        if (!detail::tokenize::byte_level_decode(e.token, raw))
+        if (!tokenize::detail::byte_level_decode(e.token, raw))
           fail(file, 0, field,
                "'" + e.token +
                    "' is not a byte-level token (GPT-2 vocabularies write bytes as "
@@ -295,7 +295,7 @@ private:
     for (unsigned b = 0; b < 256; ++b) {
       const auto it = by_bytes.find(std::string(1, static_cast<char>(b)));
       if (it == by_bytes.end())
-        fail(vocab_file, 0, detail::tokenize::byte_level_encode(std::string(1, static_cast<char>(b))),
+        fail(vocab_file, 0, tokenize::detail::byte_level_encode(std::string(1, static_cast<char>(b))),
              "the vocabulary lacks the single-byte token of byte " + std::to_string(b) +
                  " (byte-level BPE needs all 256)");
       m->byte_ids[b] = it->second;
@@ -309,8 +309,8 @@ private:
       const std::string field =
           merges_file == vocab_file && !merges_file.empty() ? "model.merges[" + std::to_string(rank) + "]" : "merge";
       const std::string rule = "'" + mg.left + " " + mg.right + "'";
-      if (!detail::tokenize::byte_level_decode(mg.left, left_raw) ||
-          !detail::tokenize::byte_level_decode(mg.right, right_raw))
+      if (!tokenize::detail::byte_level_decode(mg.left, left_raw) ||
+          !tokenize::detail::byte_level_decode(mg.right, right_raw))
         fail(merges_file, mg.line, field, "merge " + rule + " is not written in byte-level characters");
       const auto l = by_bytes.find(left_raw);
       const auto r = by_bytes.find(right_raw);
@@ -336,10 +336,10 @@ private:
   }
 
   void encode_ordinary(std::string_view text, std::vector<token_id>& out) const {
-    thread_local detail::tokenize::bpe_scratch scratch;
+    thread_local tokenize::detail::bpe_scratch scratch;
     const model& m = *model_;
-    detail::tokenize::bpe_cache& cache = *cache_;
-    detail::tokenize::gpt2_pretokenize(text, [&](std::size_t begin, std::size_t end) {
+    tokenize::detail::bpe_cache& cache = *cache_;
+    tokenize::detail::gpt2_pretokenize(text, [&](std::size_t begin, std::size_t end) {
       const std::string_view word = text.substr(begin, end - begin);
       if (word.size() == 1) {
         out.push_back(m.byte_ids[static_cast<unsigned char>(word[0])]);
@@ -347,13 +347,13 @@ private:
       }
       if (cache.lookup(word, out)) return;
       const std::size_t start = out.size();
-      detail::tokenize::bpe_encode_word(word, m.byte_ids, m.pairs, scratch, out);
+      tokenize::detail::bpe_encode_word(word, m.byte_ids, m.pairs, scratch, out);
       cache.insert(word, std::span<const token_id>(out).subspan(start));
     });
   }
 
   std::shared_ptr<const model> model_;
-  std::shared_ptr<detail::tokenize::bpe_cache> cache_;
+  std::shared_ptr<tokenize::detail::bpe_cache> cache_;
 };
 
 static_assert(Tokenizer<Gpt2Tokenizer>);

@@ -1,7 +1,7 @@
 #pragma once
 /// \file
 /// rltf::GrpoTrainer — Group Relative Policy Optimisation on the same rollout machinery as RLTF
-/// (DESIGN §7): G samples per prompt; each sample's sequence reward R (from any feedback — the
+/// (docs/training.md): G samples per prompt; each sample's sequence reward R (from any feedback — the
 /// RLTF feedbacks plug in unchanged) becomes the advantage A = (R − mean_g)/(std_g + 1e-4) on
 /// every token, to which the feedback's token-level rewards (e.g. the fine-grained penalty on
 /// the offending line) are added; the loss is the clipped-ratio surrogate plus β·KL(π ‖ π_ref)

@@ -1,7 +1,7 @@
 #pragma once
 /// \file
 /// rltf::OnlineTrainer — the online rollout machinery shared by the RLTF and GRPO trainers
-/// (DESIGN §3): a round samples N programs per problem (plus one greedy decode) from the current
+/// (docs/training.md): a round samples N programs per problem (plus one greedy decode) from the current
 /// policy, runs them in parallel with the executor's run_all, turns the results into token
 /// rewards with the feedback, and pushes rollouts into the buffer; every optimiser step, the
 /// learner draws a batch from the buffer's view and lets the *objective* compute the loss and
@@ -43,8 +43,8 @@
 #include "rltf/core/problem.hpp"
 #include "rltf/core/rng.hpp"
 #include "rltf/core/sample.hpp"
-#include "rltf/detail/train_config.hpp"
-#include "rltf/detail/train_random.hpp"
+#include "rltf/train/detail/config.hpp"
+#include "rltf/detail/random.hpp"
 #include "rltf/exec/executor.hpp"
 #include "rltf/feedback/feedback.hpp"
 #include "rltf/tokenize/tokenizer.hpp"
@@ -358,7 +358,7 @@ private:
                                         ", this run has seed " + std::to_string(run_.seed));
         // Checkpoints of version 1 written before the configuration was recorded have none.
         if (const auto it = j.find("config"); it != j.end())
-          if (const auto d = rltf::detail::config_difference(*it, configuration()))
+          if (const auto d = rltf::train::detail::config_difference(*it, configuration()))
             throw checkpoint_mismatch(file, 0, "config." + d->path,
                                       "the checkpoint was made with " + d->was + ", this run has " + d->now +
                                           " (a run resumes only with the options it was made with)");
@@ -401,7 +401,7 @@ private:
     if (cursor_ >= order_.size()) {
       order_.resize(problems_.size());
       for (std::size_t i = 0; i < order_.size(); ++i) order_[i] = i;
-      detail::train_shuffle(order_, rng_);
+      detail::shuffle(order_, rng_);
       cursor_ = 0;
     }
     return order_[cursor_++];

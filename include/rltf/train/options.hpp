@@ -1,7 +1,7 @@
 #pragma once
 /// \file
-/// Option aggregates of the online trainers (RLTF and GRPO). Defaults are the papers' (DESIGN §6,
-/// §7): top-p 0.95, temperature 1.0, at most 512 new tokens, 20 samples per problem plus one
+/// Option aggregates of the online trainers (RLTF and GRPO). Defaults are the papers' (docs/feedback.md,
+/// docs/training.md): top-p 0.95, temperature 1.0, at most 512 new tokens, 20 samples per problem plus one
 /// greedy decode, the historical-best baseline, AdamW at lr 2e-6, a FIFO buffer of 6400 refreshed every 50 steps.
 ///
 /// \code
@@ -101,7 +101,7 @@ struct RltfOptions {
   RltfLossOptions loss{};
 };
 
-/// GRPO's advantages and loss (DESIGN §7).
+/// GRPO's advantages and loss (docs/training.md).
 struct GrpoObjectiveOptions {
   float std_eps = 1e-4F;    ///< A = (r − mean_g)/(std_g + eps)
   bool unbiased_std = true; ///< std with G − 1 (as torch.std)

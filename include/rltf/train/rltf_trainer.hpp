@@ -1,6 +1,6 @@
 #pragma once
 /// \file
-/// rltf::RltfTrainer — online RLTF (DESIGN §3, §6): unit-test feedback turned into token-level
+/// rltf::RltfTrainer — online RLTF (docs/training.md, docs/feedback.md): unit-test feedback turned into token-level
 /// rewards, a FIFO buffer, and the loss
 ///
 ///     r_it = (R_i − b_i) + token_it          (token_it = α_i·R_fine·m_it from the feedbacks)
@@ -35,7 +35,7 @@
 #include "rltf/buffer/online_buffer.hpp"
 #include "rltf/core/error.hpp"
 #include "rltf/core/problem.hpp"
-#include "rltf/detail/train_random.hpp"
+#include "rltf/detail/random.hpp"
 #include "rltf/exec/python_executor.hpp"
 #include "rltf/feedback/rltf_feedback.hpp"
 #include "rltf/train/online_trainer.hpp"
@@ -149,7 +149,7 @@ public:
     if (do_sl) {
       std::vector<Sample> targets;
       for (std::size_t i = 0; i < options_.sl_batch_size; ++i)
-        targets.push_back(supervised_[rltf::detail::train_uniform_index(rng, supervised_.size())]);
+        targets.push_back(supervised_[rltf::detail::uniform_index(rng, supervised_.size())]);
       const auto logp = policy.log_probs(targets);
       const auto mask = detail::train_mask<B>(targets);
       const auto lg = options_.sl_coef * algo::cross_entropy_grad<B>(logp, mask, algo::Reduction::token_mean);

@@ -23,7 +23,7 @@
 #include "rltf/core/error.hpp"
 #include "rltf/core/rng.hpp"
 #include "rltf/core/sample.hpp"
-#include "rltf/detail/train_random.hpp"
+#include "rltf/detail/random.hpp"
 #include "rltf/train/options.hpp"
 #include "rltf/train/rltf_trainer.hpp"
 #include "rltf/train/trainable_policy.hpp"
@@ -74,7 +74,7 @@ std::vector<float> supervised_finetune(P& policy, std::span<const Sample> target
       if (cursor >= order.size()) {
         order.resize(targets.size());
         for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-        detail::train_shuffle(order, rng);
+        detail::shuffle(order, rng);
         cursor = 0;
       }
       batch.push_back(targets[order[cursor++]]);

@@ -48,7 +48,7 @@
 #include "rltf/core/policy.hpp"
 #include "rltf/core/rng.hpp"
 #include "rltf/core/sample.hpp"
-#include "rltf/detail/train_random.hpp"
+#include "rltf/detail/random.hpp"
 #include "rltf/eigen/backend.hpp"
 #include "rltf/tokenize/tokenizer.hpp"
 #include "rltf/train/trainable_policy.hpp"
@@ -355,9 +355,9 @@ private:
     const double emb = options_.init_scale / std::sqrt(static_cast<double>(options_.context + 1));
     const double out = options_.init_scale / std::sqrt(H);
     for (std::size_t k = off_E_; k < off_b_; ++k)
-      theta_(static_cast<Eigen::Index>(k)) = static_cast<float>(emb * detail::train_normal(rng));
+      theta_(static_cast<Eigen::Index>(k)) = static_cast<float>(emb * detail::normal(rng));
     for (std::size_t k = off_W_; k < off_c_; ++k)
-      theta_(static_cast<Eigen::Index>(k)) = static_cast<float>(out * detail::train_normal(rng));
+      theta_(static_cast<Eigen::Index>(k)) = static_cast<float>(out * detail::normal(rng));
   }
 
   [[nodiscard]] Eigen::Map<const RowMat> mat(std::size_t off, std::size_t rows, std::size_t cols) const {
@@ -464,7 +464,7 @@ private:
       total = 0.0;
       for (std::size_t k = 0; k < keep; ++k) total += p[order[k]];
     }
-    double r = detail::train_uniform01(rng) * total;
+    double r = detail::uniform01(rng) * total;
     for (std::size_t k = 0; k < keep; ++k) {
       r -= p[order[k]];
       if (r < 0.0) return order[k];

@@ -8,11 +8,11 @@
 #include <string>
 #include <string_view>
 
-#include "rltf/detail/tokenize_unicode_tables.hpp"
+#include "rltf/tokenize/detail/unicode_tables.hpp"
 
-namespace rltf::detail::tokenize {
+namespace rltf::tokenize::detail {
 
-using tokenize_unicode::char_class;
+using unicode::char_class;
 
 /// One decoded code point: its value, its length in bytes, and whether the bytes were valid UTF-8.
 /// An invalid byte decodes as a one-byte code point of value 0xFFFD with `valid == false`.
@@ -73,7 +73,7 @@ inline void append_utf8(std::string& out, char32_t cp) {
 [[nodiscard]] inline const std::array<char_class, 128>& ascii_classes() noexcept {
   static const std::array<char_class, 128> table = [] {
     std::array<char_class, 128> t{};
-    for (const auto& r : tokenize_unicode::class_ranges) {
+    for (const auto& r : unicode::class_ranges) {
       if (r.first >= 128) break;
       for (char32_t c = r.first; c <= r.last && c < 128; ++c) t[c] = r.cls;
     }
@@ -86,16 +86,16 @@ inline void append_utf8(std::string& out, char32_t cp) {
 [[nodiscard]] inline char_class classify(char32_t cp) noexcept {
   if (cp < 128) return ascii_classes()[cp];
   std::size_t lo = 0;
-  std::size_t hi = tokenize_unicode::class_range_count;
+  std::size_t hi = unicode::class_range_count;
   while (lo < hi) { // first range with last >= cp
     const std::size_t mid = lo + (hi - lo) / 2;
-    if (tokenize_unicode::class_ranges[mid].last < cp)
+    if (unicode::class_ranges[mid].last < cp)
       lo = mid + 1;
     else
       hi = mid;
   }
-  if (lo < tokenize_unicode::class_range_count && tokenize_unicode::class_ranges[lo].first <= cp)
-    return tokenize_unicode::class_ranges[lo].cls;
+  if (lo < unicode::class_range_count && unicode::class_ranges[lo].first <= cp)
+    return unicode::class_ranges[lo].cls;
   return char_class::other;
 }
 
@@ -146,4 +146,4 @@ inline void append_utf8(std::string& out, char32_t cp) {
   return out;
 }
 
-} // namespace rltf::detail::tokenize
+} // namespace rltf::tokenize::detail

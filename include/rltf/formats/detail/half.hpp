@@ -6,10 +6,10 @@
 #include <bit>
 #include <cstdint>
 
-namespace rltf::detail {
+namespace rltf::formats::detail {
 
 /// The float32 value of an IEEE half-precision bit pattern (exact: every half is a float).
-[[nodiscard]] inline float formats_f16_to_f32(std::uint16_t h) noexcept {
+[[nodiscard]] inline float f16_to_f32(std::uint16_t h) noexcept {
   const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000U) << 16;
   const std::uint32_t exponent = (h >> 10) & 0x1FU;
   std::uint32_t mantissa = h & 0x3FFU;
@@ -32,7 +32,7 @@ namespace rltf::detail {
 }
 
 /// The nearest IEEE half-precision bit pattern to `f` (ties to even).
-[[nodiscard]] inline std::uint16_t formats_f32_to_f16(float f) noexcept {
+[[nodiscard]] inline std::uint16_t f32_to_f16(float f) noexcept {
   const std::uint32_t bits = std::bit_cast<std::uint32_t>(f);
   const auto sign = static_cast<std::uint16_t>((bits >> 16) & 0x8000U);
   const std::uint32_t abs = bits & 0x7FFFFFFFU;
@@ -60,16 +60,16 @@ namespace rltf::detail {
 }
 
 /// The float32 value of a bfloat16 bit pattern (exact).
-[[nodiscard]] inline float formats_bf16_to_f32(std::uint16_t b) noexcept {
+[[nodiscard]] inline float bf16_to_f32(std::uint16_t b) noexcept {
   return std::bit_cast<float>(static_cast<std::uint32_t>(b) << 16);
 }
 
 /// The nearest bfloat16 bit pattern to `f` (ties to even; NaN stays a quiet NaN).
-[[nodiscard]] inline std::uint16_t formats_f32_to_bf16(float f) noexcept {
+[[nodiscard]] inline std::uint16_t f32_to_bf16(float f) noexcept {
   const std::uint32_t bits = std::bit_cast<std::uint32_t>(f);
   if ((bits & 0x7FFFFFFFU) > 0x7F800000U) return static_cast<std::uint16_t>((bits >> 16) | 0x0040U);
   const std::uint32_t rounding = 0x7FFFU + ((bits >> 16) & 1U);
   return static_cast<std::uint16_t>((bits + rounding) >> 16);
 }
 
-} // namespace rltf::detail
+} // namespace rltf::formats::detail

@@ -19,7 +19,7 @@
 #include "rltf/core/error.hpp"
 #include "rltf/core/span.hpp"
 
-namespace rltf::detail::tokenize {
+namespace rltf::tokenize::detail {
 
 /// The whole file as bytes; io_error when it cannot be read.
 [[nodiscard]] inline std::string read_file(const std::filesystem::path& path) {
@@ -184,4 +184,4 @@ struct tokenizer_json_contents {
   return out;
 }
 
-} // namespace rltf::detail::tokenize
+} // namespace rltf::tokenize::detail

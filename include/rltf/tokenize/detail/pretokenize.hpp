@@ -11,9 +11,9 @@
 #include <cstddef>
 #include <string_view>
 
-#include "rltf/detail/tokenize_utf8.hpp"
+#include "rltf/tokenize/detail/utf8.hpp"
 
-namespace rltf::detail::tokenize {
+namespace rltf::tokenize::detail {
 
 /// A code point's byte length and class.
 struct classified {
@@ -88,4 +88,4 @@ void gpt2_pretokenize(std::string_view text, F&& piece) {
   }
 }
 
-} // namespace rltf::detail::tokenize
+} // namespace rltf::tokenize::detail

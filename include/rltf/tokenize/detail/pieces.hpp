@@ -11,7 +11,7 @@
 
 #include "rltf/core/span.hpp"
 
-namespace rltf::detail {
+namespace rltf::tokenize::detail {
 
 /// The pieces of `ids` concatenated; `piece(id)` returns a string or string_view (and throws for
 /// an unknown id).
@@ -37,4 +37,4 @@ template <class Piece>
   return out;
 }
 
-} // namespace rltf::detail
+} // namespace rltf::tokenize::detail

@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace rltf::detail {
+namespace rltf::train::detail {
 
 /// Where two configurations differ: the dotted path of the field and both values as text.
 struct ConfigDifference {
@@ -48,4 +48,4 @@ config_difference(const nlohmann::json& was, const nlohmann::json& now, const st
   return ConfigDifference{path, config_value_text(was), config_value_text(now)};
 }
 
-} // namespace rltf::detail
+} // namespace rltf::train::detail

@@ -1,22 +1,18 @@
-#pragma once
-/// \file
-/// The Python side of rltf::PythonExecutor: a warm worker process that forks one sandboxed child per
-/// program. Internal; see rltf/exec/python_executor.hpp.
-///
-/// Protocol (all frames are a 4-byte big-endian length followed by UTF-8 JSON):
-///   worker -> executor, once:   {"hello": true, "pid", "net", "drop", "python"}
-///   executor -> worker, per job: {"source", "setup", "fn", "tests": [{"k", "c", "i", "e"}], "limits": {...}}
-///   worker -> executor, per job: {"outcome", "tests", "details", "error", "stdout", "stderr", ...}
-/// The worker runs with `-I -u -c <script> <config json>`. Per job it forks a child that calls setsid(),
-/// sets resource limits, enters a private temporary directory, drops to an unprivileged uid when the
-/// worker runs as root, disables destructive calls, runs the program and each test, and streams
-/// per-test results back over a pipe, so tests that completed survive a crash of the child.
+"""The Python side of rltf::PythonExecutor: a warm worker process that forks one sandboxed child per
+program. Internal; see rltf/exec/python_executor.hpp.
 
-#include <string_view>
+Protocol (all frames are a 4-byte big-endian length followed by UTF-8 JSON):
+  worker -> executor, once:   {"hello": true, "pid", "net", "drop", "python"}
+  executor -> worker, per job: {"source", "setup", "fn", "tests": [{"k", "c", "i", "e"}], "limits": {...}}
+  worker -> executor, per job: {"outcome", "tests", "details", "error", "stdout", "stderr", ...}
+The worker runs with `-I -u -c <script> <config json>`. Per job it forks a child that calls setsid(),
+sets resource limits, enters a private temporary directory, drops to an unprivileged uid when the
+worker runs as root, disables destructive calls, runs the program and each test, and streams
+per-test results back over a pipe, so tests that completed survive a crash of the child.
 
-namespace rltf::detail {
+This file is embedded into the generated header rltf/exec/detail/worker_script.hpp at build time
+(cmake/RltfEmbed.cmake); edit it here."""
 
-inline constexpr std::string_view exec_worker_script = R"RLTFPY(
 import os, sys
 
 # Protocol descriptors first: nothing the worker or a child prints may reach the executor's pipe.
@@ -628,7 +624,7 @@ def _child(job, tmp, w_res, w_out, w_err, inherited):
                         detail = _clean("expected %r, got %r" % (t["e"][:120], out[:120]), 300)
             finally:
                 _disarm()
-        except _OutputLimit as e:
+        except _OutputLimit:
             status, info = "error", {"type": "OutputLimitExceeded", "msg": "the program printed more than %d bytes"
                                      % int(lim["output"]), "line": None}
             detail = info["type"]
@@ -954,6 +950,3 @@ def _main():
 
 
 _main()
-)RLTFPY";
-
-} // namespace rltf::detail

@@ -18,9 +18,9 @@
 #include <nlohmann/json.hpp>
 
 #include "rltf/core/problem.hpp"
-#include "rltf/detail/data_json.hpp"
+#include "rltf/data/detail/json.hpp"
 
-namespace rltf::detail {
+namespace rltf::data::detail {
 
 /// Which EvalPlus dataset a task comes from (the special oracles differ).
 enum class plus_dataset { humaneval, mbpp };
@@ -210,4 +210,4 @@ def __rltf_plus_check(i):
   return p;
 }
 
-} // namespace rltf::detail
+} // namespace rltf::data::detail

@@ -18,16 +18,16 @@
 
 #include "rltf/core/error.hpp"
 
-namespace rltf::detail {
+namespace rltf::programs::detail {
 
 /// An 8-bit RGB colour.
-struct TrainRgb {
+struct Rgb {
   std::uint8_t r = 0, g = 0, b = 0;
-  friend constexpr bool operator==(TrainRgb, TrainRgb) = default;
+  friend constexpr bool operator==(Rgb, Rgb) = default;
 };
 
 /// CRC-32 (ISO-HDLC, as PNG uses) of `data`, continuing from `crc` (0 to start).
-[[nodiscard]] inline std::uint32_t train_crc32(std::string_view data, std::uint32_t crc = 0) {
+[[nodiscard]] inline std::uint32_t crc32(std::string_view data, std::uint32_t crc = 0) {
   static const auto table = [] {
     std::array<std::uint32_t, 256> t{};
     for (std::uint32_t n = 0; n < 256; ++n) {
@@ -43,7 +43,7 @@ struct TrainRgb {
 }
 
 /// Adler-32 of `data` (zlib's checksum).
-[[nodiscard]] inline std::uint32_t train_adler32(std::string_view data) {
+[[nodiscard]] inline std::uint32_t adler32(std::string_view data) {
   std::uint32_t a = 1, b = 0;
   for (unsigned char ch : data) {
     a = (a + ch) % 65521U;
@@ -53,7 +53,7 @@ struct TrainRgb {
 }
 
 /// A zlib stream (RFC 1950) of stored deflate blocks (RFC 1951, BTYPE 00) holding `data`.
-[[nodiscard]] inline std::string train_zlib_stored(std::string_view data) {
+[[nodiscard]] inline std::string zlib_stored(std::string_view data) {
   std::string out;
   out += static_cast<char>(0x78); // CM 8, CINFO 7
   out += static_cast<char>(0x01); // FCHECK: (0x78 << 8 | 0x01) % 31 == 0, no dictionary, fastest
@@ -69,7 +69,7 @@ struct TrainRgb {
     out.append(data.substr(pos, len));
     pos += len;
   } while (pos < data.size());
-  const std::uint32_t adler = train_adler32(data);
+  const std::uint32_t adler = adler32(data);
   for (int shift = 24; shift >= 0; shift -= 8)
     out += static_cast<char>((adler >> static_cast<unsigned>(shift)) & 0xFFU);
   return out;
@@ -79,7 +79,7 @@ struct TrainRgb {
 /// §3.2.6, BTYPE 01), whose only back-references repeat the byte `pixel` back or `row` back (the
 /// previous pixel or scanline): no search, yet plots — long runs of identical pixels and rows —
 /// shrink by one or two orders of magnitude.
-[[nodiscard]] inline std::string train_zlib_fixed(std::string_view data, std::size_t pixel, std::size_t row) {
+[[nodiscard]] inline std::string zlib_fixed(std::string_view data, std::size_t pixel, std::size_t row) {
   std::string out;
   out += static_cast<char>(0x78);
   out += static_cast<char>(0x01);
@@ -149,7 +149,7 @@ struct TrainRgb {
   }
   symbol(256); // end of block
   if (used > 0) out += static_cast<char>(acc & 0xFFU);
-  const std::uint32_t adler = train_adler32(data);
+  const std::uint32_t adler = adler32(data);
   for (int shift = 24; shift >= 0; shift -= 8)
     out += static_cast<char>((adler >> static_cast<unsigned>(shift)) & 0xFFU);
   return out;
@@ -157,7 +157,7 @@ struct TrainRgb {
 
 /// The 5×7 glyph of a character ('#' set); lowercase letters use the uppercase glyphs; unknown
 /// characters draw as a box.
-[[nodiscard]] inline const std::array<const char*, 7>& train_glyph(char c) {
+[[nodiscard]] inline const std::array<const char*, 7>& glyph(char c) {
   struct Glyph {
     char c;
     std::array<const char*, 7> rows;
@@ -225,29 +225,29 @@ struct TrainRgb {
 }
 
 /// An RGB image with simple drawing.
-class TrainImage {
+class Image {
 public:
-  TrainImage(int width, int height, TrainRgb background = {255, 255, 255}) : w_(width), h_(height) {
+  Image(int width, int height, Rgb background = {255, 255, 255}) : w_(width), h_(height) {
     if (width <= 0 || height <= 0) throw invalid_argument("image: width and height must be positive");
     px_.assign(static_cast<std::size_t>(width) * static_cast<std::size_t>(height), background);
   }
 
   [[nodiscard]] int width() const noexcept { return w_; }
   [[nodiscard]] int height() const noexcept { return h_; }
-  [[nodiscard]] TrainRgb at(int x, int y) const { return px_.at(index(x, y)); }
+  [[nodiscard]] Rgb at(int x, int y) const { return px_.at(index(x, y)); }
 
   /// Sets a pixel (ignored outside the image).
-  void set(int x, int y, TrainRgb c) {
+  void set(int x, int y, Rgb c) {
     if (x >= 0 && y >= 0 && x < w_ && y < h_) px_[index(x, y)] = c;
   }
 
-  void fill_rect(int x0, int y0, int x1, int y1, TrainRgb c) {
+  void fill_rect(int x0, int y0, int x1, int y1, Rgb c) {
     for (int y = std::max(0, std::min(y0, y1)); y <= std::min(h_ - 1, std::max(y0, y1)); ++y)
       for (int x = std::max(0, std::min(x0, x1)); x <= std::min(w_ - 1, std::max(x0, x1)); ++x) px_[index(x, y)] = c;
   }
 
   /// A line of the given thickness (Bresenham, with square pens).
-  void line(int x0, int y0, int x1, int y1, TrainRgb c, int thickness = 1) {
+  void line(int x0, int y0, int x1, int y1, Rgb c, int thickness = 1) {
     const int dx = std::abs(x1 - x0), sx = x0 < x1 ? 1 : -1;
     const int dy = -std::abs(y1 - y0), sy = y0 < y1 ? 1 : -1;
     int err = dx + dy;
@@ -268,7 +268,7 @@ public:
   }
 
   /// A filled disc.
-  void disc(int cx, int cy, int radius, TrainRgb c) {
+  void disc(int cx, int cy, int radius, Rgb c) {
     for (int y = -radius; y <= radius; ++y)
       for (int x = -radius; x <= radius; ++x)
         if (x * x + y * y <= radius * radius) set(cx + x, cy + y, c);
@@ -276,9 +276,9 @@ public:
 
   /// Text in the 5×7 font, `scale` pixels per font pixel, top-left at (x, y); vertical text
   /// runs upwards from (x, y) when `vertical`.
-  void text(int x, int y, std::string_view s, TrainRgb c, int scale = 1, bool vertical = false) {
+  void text(int x, int y, std::string_view s, Rgb c, int scale = 1, bool vertical = false) {
     for (std::size_t i = 0; i < s.size(); ++i) {
-      const auto& g = train_glyph(s[i]);
+      const auto& g = glyph(s[i]);
       const int advance = static_cast<int>(i) * 6 * scale;
       for (int row = 0; row < 7; ++row)
         for (int col = 0; col < 5; ++col)
@@ -306,7 +306,7 @@ public:
     for (int y = 0; y < h_; ++y) {
       raw += '\0';
       for (int x = 0; x < w_; ++x) {
-        const TrainRgb p = px_[index(x, y)];
+        const Rgb p = px_[index(x, y)];
         raw += static_cast<char>(p.r);
         raw += static_cast<char>(p.g);
         raw += static_cast<char>(p.b);
@@ -323,7 +323,7 @@ public:
       out += be32(static_cast<std::uint32_t>(data.size()));
       const std::string body = std::string(type) + data;
       out += body;
-      out += be32(train_crc32(body));
+      out += be32(crc32(body));
     };
     std::string ihdr = be32(static_cast<std::uint32_t>(w_)) + be32(static_cast<std::uint32_t>(h_));
     ihdr += static_cast<char>(8); // bit depth
@@ -332,7 +332,7 @@ public:
     ihdr += '\0';                 // filter method 0
     ihdr += '\0';                 // no interlace
     chunk("IHDR", ihdr);
-    chunk("IDAT", compress ? train_zlib_fixed(raw, 3, 1 + 3 * static_cast<std::size_t>(w_)) : train_zlib_stored(raw));
+    chunk("IDAT", compress ? zlib_fixed(raw, 3, 1 + 3 * static_cast<std::size_t>(w_)) : zlib_stored(raw));
     chunk("IEND", "");
     return out;
   }
@@ -352,7 +352,7 @@ private:
   }
 
   int w_, h_;
-  std::vector<TrainRgb> px_;
+  std::vector<Rgb> px_;
 };
 
-} // namespace rltf::detail
+} // namespace rltf::programs::detail

@@ -33,31 +33,31 @@
 #include <nlohmann/json.hpp>
 
 #include "rltf/core/error.hpp"
-#include "rltf/detail/exec_worker_script.hpp"
+#include "rltf/exec/detail/worker_script.hpp"
 
-namespace rltf::detail {
+namespace rltf::exec::detail {
 
 /// The worker stopped answering (it died, closed its pipe, or overran its deadline).
-struct exec_worker_lost {
+struct WorkerLost {
   std::string why;
 };
 
 /// An owned file descriptor.
-class exec_fd {
+class Fd {
 public:
-  exec_fd() = default;
-  explicit exec_fd(int fd) noexcept : fd_(fd) {}
-  exec_fd(exec_fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  exec_fd& operator=(exec_fd&& o) noexcept {
+  Fd() = default;
+  explicit Fd(int fd) noexcept : fd_(fd) {}
+  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  Fd& operator=(Fd&& o) noexcept {
     if (this != &o) {
       reset();
       fd_ = std::exchange(o.fd_, -1);
     }
     return *this;
   }
-  exec_fd(const exec_fd&) = delete;
-  exec_fd& operator=(const exec_fd&) = delete;
-  ~exec_fd() { reset(); }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() { reset(); }
   void reset() noexcept {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
@@ -69,16 +69,16 @@ private:
 };
 
 /// A pipe whose both ends are close-on-exec (so no other worker inherits them).
-inline std::pair<exec_fd, exec_fd> exec_make_pipe() {
+inline std::pair<Fd, Fd> make_pipe() {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0)
     throw executor_error(std::string("rltf::PythonExecutor: pipe2 failed: ") + std::strerror(errno));
-  return {exec_fd(fds[0]), exec_fd(fds[1])};
+  return {Fd(fds[0]), Fd(fds[1])};
 }
 
 /// Writes all of `data`, with SIGPIPE blocked in this thread so that a dead worker is an error code
 /// (EPIPE), not a signal that kills the host process; any SIGPIPE it raised is consumed.
-inline bool exec_write_all(int fd, const char* data, std::size_t size) {
+inline bool write_all(int fd, const char* data, std::size_t size) {
   sigset_t block, old;
   sigemptyset(&block);
   sigaddset(&block, SIGPIPE);
@@ -109,7 +109,7 @@ inline bool exec_write_all(int fd, const char* data, std::size_t size) {
 }
 
 /// Reads exactly `size` bytes before `deadline`; false on EOF, error or timeout (`timed_out` says which).
-inline bool exec_read_all(int fd, char* data, std::size_t size, std::chrono::steady_clock::time_point deadline,
+inline bool read_all(int fd, char* data, std::size_t size, std::chrono::steady_clock::time_point deadline,
                           bool& timed_out) {
   timed_out = false;
   while (size > 0) {
@@ -139,24 +139,24 @@ inline bool exec_read_all(int fd, char* data, std::size_t size, std::chrono::ste
 }
 
 /// Settings a worker is started with.
-struct exec_worker_config {
+struct WorkerConfig {
   std::string python;
   std::string config_json; ///< passed to the script as argv[1]
   double start_timeout_s = 60.0;
 };
 
 /// A running worker. Not thread-safe: one thread talks to it at a time.
-class exec_worker {
+class Worker {
 public:
-  explicit exec_worker(const exec_worker_config& cfg) { start(cfg); }
-  exec_worker(const exec_worker&) = delete;
-  exec_worker& operator=(const exec_worker&) = delete;
-  ~exec_worker() { stop(); }
+  explicit Worker(const WorkerConfig& cfg) { start(cfg); }
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+  ~Worker() { stop(); }
 
   /// Sends one job and waits for its result until `timeout_s` seconds have passed.
-  /// Throws exec_worker_lost when the worker died or did not answer in time.
+  /// Throws WorkerLost when the worker died or did not answer in time.
   nlohmann::json call(const std::string& payload, double timeout_s) {
-    if (!alive_) throw exec_worker_lost{"the worker is not running"};
+    if (!alive_) throw WorkerLost{"the worker is not running"};
     std::string frame(4, '\0');
     const auto n = static_cast<std::uint32_t>(payload.size());
     frame[0] = static_cast<char>((n >> 24) & 0xFF);
@@ -164,9 +164,9 @@ public:
     frame[2] = static_cast<char>((n >> 8) & 0xFF);
     frame[3] = static_cast<char>(n & 0xFF);
     frame += payload;
-    if (!exec_write_all(to_.get(), frame.data(), frame.size())) {
+    if (!write_all(to_.get(), frame.data(), frame.size())) {
       kill();
-      throw exec_worker_lost{"the worker closed its input"};
+      throw WorkerLost{"the worker closed its input"};
     }
     return receive(std::chrono::steady_clock::now() +
                    std::chrono::milliseconds(static_cast<std::int64_t>(timeout_s * 1000.0)));
@@ -218,10 +218,10 @@ private:
     std::filesystem::remove_all(it->get<std::string>(), ec);
   }
 
-  void start(const exec_worker_config& cfg) {
+  void start(const WorkerConfig& cfg) {
     namespace bp = boost::process;
-    auto [in_r, in_w] = exec_make_pipe();
-    auto [out_r, out_w] = exec_make_pipe();
+    auto [in_r, in_w] = make_pipe();
+    auto [out_r, out_w] = make_pipe();
     bp::environment env;
     env["PATH"] = "/usr/local/bin:/usr/bin:/bin";
     env["LANG"] = "C.UTF-8";
@@ -233,7 +233,7 @@ private:
     std::error_code ec;
     child_ = bp::child(bp::exe = cfg.python,
                        bp::args =
-                           std::vector<std::string>{"-I", "-u", "-c", std::string(exec_worker_script), cfg.config_json},
+                           std::vector<std::string>{"-I", "-u", "-c", std::string(worker_script), cfg.config_json},
                        env, bp::posix::fd.bind(0, in_r.get()), bp::posix::fd.bind(1, out_w.get()), ec);
     if (ec)
       throw executor_error("rltf::PythonExecutor: cannot start the Python interpreter '" + cfg.python +
@@ -247,7 +247,7 @@ private:
     try {
       hello_ = receive(std::chrono::steady_clock::now() +
                        std::chrono::milliseconds(static_cast<std::int64_t>(cfg.start_timeout_s * 1000.0)));
-    } catch (const exec_worker_lost& lost) {
+    } catch (const WorkerLost& lost) {
       throw executor_error("rltf::PythonExecutor: the Python worker '" + cfg.python + "' did not start: " + lost.why);
     }
     if (!hello_.is_object() || !hello_.value("hello", false))
@@ -257,33 +257,33 @@ private:
   nlohmann::json receive(std::chrono::steady_clock::time_point deadline) {
     char header[4];
     bool timed_out = false;
-    if (!exec_read_all(from_.get(), header, 4, deadline, timed_out)) {
+    if (!read_all(from_.get(), header, 4, deadline, timed_out)) {
       kill();
-      throw exec_worker_lost{timed_out ? "the worker did not answer in time" : "the worker died"};
+      throw WorkerLost{timed_out ? "the worker did not answer in time" : "the worker died"};
     }
     const std::uint32_t n = (static_cast<std::uint32_t>(static_cast<unsigned char>(header[0])) << 24) |
                             (static_cast<std::uint32_t>(static_cast<unsigned char>(header[1])) << 16) |
                             (static_cast<std::uint32_t>(static_cast<unsigned char>(header[2])) << 8) |
                             static_cast<std::uint32_t>(static_cast<unsigned char>(header[3]));
     std::string body(n, '\0');
-    if (!exec_read_all(from_.get(), body.data(), n, deadline, timed_out)) {
+    if (!read_all(from_.get(), body.data(), n, deadline, timed_out)) {
       kill();
-      throw exec_worker_lost{timed_out ? "the worker did not answer in time" : "the worker died mid-answer"};
+      throw WorkerLost{timed_out ? "the worker did not answer in time" : "the worker died mid-answer"};
     }
     try {
       return nlohmann::json::parse(body);
     } catch (const nlohmann::json::exception& e) {
       kill();
-      throw exec_worker_lost{std::string("the worker sent malformed JSON: ") + e.what()};
+      throw WorkerLost{std::string("the worker sent malformed JSON: ") + e.what()};
     }
   }
 
   boost::process::child child_;
-  exec_fd to_;
-  exec_fd from_;
+  Fd to_;
+  Fd from_;
   nlohmann::json hello_;
   int pid_ = -1;
   bool alive_ = false;
 };
 
-} // namespace rltf::detail
+} // namespace rltf::exec::detail

@@ -1,6 +1,6 @@
 #pragma once
 /// \file
-/// Learning-curve plots as PNG files, with no dependencies (rltf/detail/train_png.hpp does the
+/// Learning-curve plots as PNG files, with no dependencies (rltf_programs/png.hpp does the
 /// rasterising and the PNG encoding).
 ///
 /// \code
@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "rltf/core/error.hpp"
-#include "rltf/detail/train_png.hpp"
+#include "rltf_programs/png.hpp"
 
 namespace rltf {
 
@@ -30,7 +30,7 @@ struct PlotSeries {
   std::string name;
   std::vector<std::pair<double, double>> points;
   std::vector<double> errors;            ///< empty, or one half-width per point (drawn as vertical bars)
-  std::optional<detail::TrainRgb> color; ///< default: the palette, in order
+  std::optional<programs::detail::Rgb> color; ///< default: the palette, in order
   bool markers = true;
 };
 
@@ -46,16 +46,16 @@ struct LinePlot {
   int height = 420; ///< pixels of this panel
 };
 
-namespace detail {
+namespace programs::detail {
 
-inline const std::vector<TrainRgb>& train_palette() {
-  static const std::vector<TrainRgb> p{{31, 119, 180},  {214, 39, 40}, {44, 160, 44},   {255, 127, 14},
+inline const std::vector<Rgb>& palette() {
+  static const std::vector<Rgb> p{{31, 119, 180},  {214, 39, 40}, {44, 160, 44},   {255, 127, 14},
                                        {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {127, 127, 127}};
   return p;
 }
 
 /// Tick positions at 1, 2 or 5 × 10^k covering [lo, hi] with about `target` ticks.
-inline std::vector<double> train_ticks(double lo, double hi, int target = 6) {
+inline std::vector<double> ticks(double lo, double hi, int target = 6) {
   std::vector<double> out;
   if (!(hi > lo)) return {lo};
   const double raw = (hi - lo) / target;
@@ -71,7 +71,7 @@ inline std::vector<double> train_ticks(double lo, double hi, int target = 6) {
   return out;
 }
 
-inline std::string train_tick_label(double v, double step) {
+inline std::string tick_label(double v, double step) {
   char buf[32];
   const int digits = step >= 1.0 ? 0 : static_cast<int>(std::ceil(-std::log10(step) - 1e-9));
   std::snprintf(buf, sizeof buf, "%.*f", std::min(digits, 6), v);
@@ -79,8 +79,8 @@ inline std::string train_tick_label(double v, double step) {
 }
 
 /// Draws one panel into `img` with its top-left corner at (0, top).
-inline void train_draw_panel(TrainImage& img, const LinePlot& plot, int top) {
-  const TrainRgb black{0, 0, 0}, grid{225, 225, 225}, grey{90, 90, 90};
+inline void draw_panel(Image& img, const LinePlot& plot, int top) {
+  const Rgb black{0, 0, 0}, grid{225, 225, 225}, grey{90, 90, 90};
   const int left = 80, right = plot.width - 20, ptop = top + 36, pbottom = top + plot.height - 50;
   double xlo = std::numeric_limits<double>::infinity(), xhi = -xlo, ylo = xlo, yhi = -xlo;
   for (const auto& s : plot.series)
@@ -104,27 +104,27 @@ inline void train_draw_panel(TrainImage& img, const LinePlot& plot, int top) {
   auto py = [&](double y) {
     return pbottom - static_cast<int>(std::lround((y - ylo) / (yhi - ylo) * (pbottom - ptop)));
   };
-  const auto xt = train_ticks(xlo, xhi), yt = train_ticks(ylo, yhi);
+  const auto xt = ticks(xlo, xhi), yt = ticks(ylo, yhi);
   const double xstep = xt.size() > 1 ? xt[1] - xt[0] : 1.0, ystep = yt.size() > 1 ? yt[1] - yt[0] : 1.0;
   for (double v : yt) {
     img.line(left, py(v), right, py(v), grid);
-    const auto label = train_tick_label(v, ystep);
-    img.text(left - 8 - TrainImage::text_width(label), py(v) - 3, label, grey);
+    const auto label = tick_label(v, ystep);
+    img.text(left - 8 - Image::text_width(label), py(v) - 3, label, grey);
   }
   for (double v : xt) {
     img.line(px(v), ptop, px(v), pbottom, grid);
-    const auto label = train_tick_label(v, xstep);
-    img.text(px(v) - TrainImage::text_width(label) / 2, pbottom + 8, label, grey);
+    const auto label = tick_label(v, xstep);
+    img.text(px(v) - Image::text_width(label) / 2, pbottom + 8, label, grey);
   }
   img.line(left, pbottom, right, pbottom, black);
   img.line(left, ptop, left, pbottom, black);
-  img.text((left + right - TrainImage::text_width(plot.title, 2)) / 2, top + 10, plot.title, black, 2);
-  img.text((left + right - TrainImage::text_width(plot.x_label)) / 2, pbottom + 26, plot.x_label, black);
-  img.text(18, (ptop + pbottom + TrainImage::text_width(plot.y_label)) / 2, plot.y_label, black, 1, true);
+  img.text((left + right - Image::text_width(plot.title, 2)) / 2, top + 10, plot.title, black, 2);
+  img.text((left + right - Image::text_width(plot.x_label)) / 2, pbottom + 26, plot.x_label, black);
+  img.text(18, (ptop + pbottom + Image::text_width(plot.y_label)) / 2, plot.y_label, black, 1, true);
   // Curves.
   for (std::size_t k = 0; k < plot.series.size(); ++k) {
     const auto& s = plot.series[k];
-    const TrainRgb c = s.color.value_or(train_palette()[k % train_palette().size()]);
+    const Rgb c = s.color.value_or(palette()[k % palette().size()]);
     for (std::size_t i = 0; i + 1 < s.points.size(); ++i)
       img.line(px(s.points[i].first), py(s.points[i].second), px(s.points[i + 1].first), py(s.points[i + 1].second), c,
                2);
@@ -142,23 +142,23 @@ inline void train_draw_panel(TrainImage& img, const LinePlot& plot, int top) {
   // Legend, top-left inside the axes.
   int ly = ptop + 8;
   int lw = 0;
-  for (const auto& s : plot.series) lw = std::max(lw, TrainImage::text_width(s.name));
+  for (const auto& s : plot.series) lw = std::max(lw, Image::text_width(s.name));
   if (!plot.series.empty()) {
     img.fill_rect(left + 8, ptop + 2, left + 40 + lw, ptop + 14 + 14 * static_cast<int>(plot.series.size()),
-                  TrainRgb{255, 255, 255});
+                  Rgb{255, 255, 255});
   }
   for (std::size_t k = 0; k < plot.series.size(); ++k) {
-    const TrainRgb c = plot.series[k].color.value_or(train_palette()[k % train_palette().size()]);
+    const Rgb c = plot.series[k].color.value_or(palette()[k % palette().size()]);
     img.line(left + 14, ly + 3, left + 30, ly + 3, c, 2);
     img.text(left + 36, ly, plot.series[k].name, black);
     ly += 14;
   }
 }
 
-} // namespace detail
+} // namespace programs::detail
 
 /// Renders the plots as panels stacked vertically (the image is as wide as the widest).
-[[nodiscard]] inline detail::TrainImage render(const std::vector<LinePlot>& plots) {
+[[nodiscard]] inline programs::detail::Image render(const std::vector<LinePlot>& plots) {
   if (plots.empty()) throw invalid_argument("rltf::render: no plots");
   int width = 0, height = 0;
   for (const auto& p : plots) {
@@ -166,10 +166,10 @@ inline void train_draw_panel(TrainImage& img, const LinePlot& plot, int top) {
     width = std::max(width, p.width);
     height += p.height;
   }
-  detail::TrainImage img(width, height);
+  programs::detail::Image img(width, height);
   int top = 0;
   for (const auto& p : plots) {
-    detail::train_draw_panel(img, p, top);
+    programs::detail::draw_panel(img, p, top);
     top += p.height;
   }
   return img;

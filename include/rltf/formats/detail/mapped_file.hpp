@@ -24,16 +24,16 @@
 #define RLTF_DETAIL_FORMATS_HAS_MMAP 0
 #endif
 
-namespace rltf::detail {
+namespace rltf::formats::detail {
 
 /// Shared, immutable bytes of a file. Cheap to move; the bytes live while any copy does.
-class formats_mapped_file {
+class MappedFile {
 public:
-  formats_mapped_file() = default;
+  MappedFile() = default;
 
   /// The bytes of the file at `path`; io_error when it cannot be opened or read.
-  [[nodiscard]] static formats_mapped_file open(const std::filesystem::path& path) {
-    formats_mapped_file f;
+  [[nodiscard]] static MappedFile open(const std::filesystem::path& path) {
+    MappedFile f;
 #if RLTF_DETAIL_FORMATS_HAS_MMAP
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw io_error("cannot open " + path.string() + " for reading");
@@ -71,8 +71,8 @@ public:
   }
 
   /// Takes ownership of bytes already in memory.
-  [[nodiscard]] static formats_mapped_file adopt(std::vector<std::byte> bytes) {
-    formats_mapped_file f;
+  [[nodiscard]] static MappedFile adopt(std::vector<std::byte> bytes) {
+    MappedFile f;
     auto data = std::make_shared<std::vector<std::byte>>(std::move(bytes));
     f.bytes_ = std::span<const std::byte>(*data);
     f.owner_ = std::move(data);
@@ -86,6 +86,6 @@ private:
   std::span<const std::byte> bytes_;
 };
 
-} // namespace rltf::detail
+} // namespace rltf::formats::detail
 
 #undef RLTF_DETAIL_FORMATS_HAS_MMAP

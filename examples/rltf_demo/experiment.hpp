@@ -29,7 +29,7 @@
 #include <nlohmann/json.hpp>
 
 #include "rltf/core/error.hpp"
-#include "rltf/demo/suite.hpp"
+#include "rltf_demo/suite.hpp"
 #include "rltf/exec/executor.hpp"
 #include "rltf/feedback/rltf_feedback.hpp"
 #include "rltf/train/evaluate.hpp"

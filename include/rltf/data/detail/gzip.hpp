@@ -13,7 +13,7 @@
 
 #include "rltf/core/error.hpp"
 
-namespace rltf::detail {
+namespace rltf::data::detail {
 
 /// True when `data` starts with the gzip magic bytes.
 [[nodiscard]] inline bool is_gzip(std::string_view data) noexcept {
@@ -298,4 +298,4 @@ public:
   return out;
 }
 
-} // namespace rltf::detail
+} // namespace rltf::data::detail

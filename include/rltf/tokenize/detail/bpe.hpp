@@ -18,7 +18,7 @@
 
 #include "rltf/core/span.hpp"
 
-namespace rltf::detail::tokenize {
+namespace rltf::tokenize::detail {
 
 /// What merging a pair produces: its rank (lower merges first) and the merged token.
 struct merge_value {
@@ -208,4 +208,4 @@ private:
   std::unordered_map<std::string, std::vector<token_id>, string_hash, std::equal_to<>> map_;
 };
 
-} // namespace rltf::detail::tokenize
+} // namespace rltf::tokenize::detail

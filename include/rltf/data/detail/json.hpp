@@ -18,9 +18,9 @@
 #include <nlohmann/json.hpp>
 
 #include "rltf/core/error.hpp"
-#include "rltf/detail/data_gzip.hpp"
+#include "rltf/data/detail/gzip.hpp"
 
-namespace rltf::detail {
+namespace rltf::data::detail {
 
 /// The bytes of a file. Throws rltf::io_error when it cannot be read.
 [[nodiscard]] inline std::string read_file_bytes(const std::filesystem::path& path) {
@@ -282,4 +282,4 @@ struct json_where {
   return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-} // namespace rltf::detail
+} // namespace rltf::data::detail

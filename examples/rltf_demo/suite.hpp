@@ -37,7 +37,7 @@
 #include "rltf/core/error.hpp"
 #include "rltf/core/problem.hpp"
 #include "rltf/core/rng.hpp"
-#include "rltf/detail/train_random.hpp"
+#include "rltf/detail/random.hpp"
 
 namespace rltf::demo {
 
@@ -89,7 +89,7 @@ inline std::string demo_list(const std::vector<long long>& xs) {
 inline std::string demo_str(const std::string& s) { return "'" + s + "'"; }
 
 /// One instantiation: the values chosen for a family's parameters.
-struct DemoParams {
+struct Params {
   std::string fn; ///< function name
   long long a = 0;
   long long b = 0;
@@ -103,15 +103,15 @@ struct DemoParams {
 };
 
 /// Draws test inputs and the rest of a problem for one family.
-struct DemoFamily {
+struct Family {
   std::string_view name;
   long long a_lo, a_hi; ///< domain of the main constant, inclusive (empty when a_hi < a_lo)
   long long b_lo, b_hi; ///< domain of the second constant
   bool uses_word, uses_char, uses_char2;
-  std::function<std::string(const DemoParams&)> prompt;
-  std::function<std::string(const DemoParams&)> solution;
+  std::function<std::string(const Params&)> prompt;
+  std::function<std::string(const Params&)> solution;
   /// One test: assertion code, from the params and an RNG for its input.
-  std::function<std::string(const DemoParams&, Rng&)> test;
+  std::function<std::string(const Params&, Rng&)> test;
 };
 
 inline const std::vector<std::string>& demo_words() {
@@ -128,19 +128,19 @@ inline const std::vector<std::string>& demo_names() {
 }
 
 inline long long demo_int(Rng& rng, long long lo, long long hi) {
-  return lo + static_cast<long long>(rltf::detail::train_uniform_index(rng, static_cast<std::size_t>(hi - lo + 1)));
+  return lo + static_cast<long long>(rltf::detail::uniform_index(rng, static_cast<std::size_t>(hi - lo + 1)));
 }
 inline std::string demo_word(Rng& rng) {
-  return demo_words()[rltf::detail::train_uniform_index(rng, demo_words().size())];
+  return demo_words()[rltf::detail::uniform_index(rng, demo_words().size())];
 }
 inline std::string demo_letters(Rng& rng, std::size_t lo, std::size_t hi, std::string_view alphabet) {
-  const std::size_t n = lo + rltf::detail::train_uniform_index(rng, hi - lo + 1);
+  const std::size_t n = lo + rltf::detail::uniform_index(rng, hi - lo + 1);
   std::string s;
-  for (std::size_t i = 0; i < n; ++i) s += alphabet[rltf::detail::train_uniform_index(rng, alphabet.size())];
+  for (std::size_t i = 0; i < n; ++i) s += alphabet[rltf::detail::uniform_index(rng, alphabet.size())];
   return s;
 }
 inline std::vector<long long> demo_ints(Rng& rng, std::size_t lo, std::size_t hi, long long vlo, long long vhi) {
-  const std::size_t n = lo + rltf::detail::train_uniform_index(rng, hi - lo + 1);
+  const std::size_t n = lo + rltf::detail::uniform_index(rng, hi - lo + 1);
   std::vector<long long> xs;
   for (std::size_t i = 0; i < n; ++i) xs.push_back(demo_int(rng, vlo, vhi));
   return xs;
@@ -153,14 +153,14 @@ inline std::uint64_t demo_hash(std::string_view s) {
   return h;
 }
 
-inline std::string demo_call(const DemoParams& p, const std::string& arg) { return p.fn + "(" + arg + ")"; }
-inline std::string demo_assert(const DemoParams& p, const std::string& arg, const std::string& expected) {
+inline std::string demo_call(const Params& p, const std::string& arg) { return p.fn + "(" + arg + ")"; }
+inline std::string demo_assert(const Params& p, const std::string& arg, const std::string& expected) {
   return "assert " + demo_call(p, arg) + " == " + expected;
 }
 
-inline const std::vector<DemoFamily>& demo_families() {
-  using P = DemoParams;
-  static const std::vector<DemoFamily> families{
+inline const std::vector<Family>& demo_families() {
+  using P = Params;
+  static const std::vector<Family> families{
       {"add", 2, 60, 0, -1, false, false, false,
        [](const P& p) { return "# " + p.fn + "(x): x plus " + std::to_string(p.a) + "\n"; },
        [](const P& p) { return "def " + p.fn + "(x):\n    return x + " + std::to_string(p.a) + "\n"; },
@@ -305,7 +305,7 @@ inline const std::vector<DemoFamily>& demo_families() {
 template <class T>
 std::pair<std::vector<T>, std::vector<T>> demo_split(std::vector<T> domain, double fraction, Rng& rng) {
   if (domain.empty()) return {};
-  rltf::detail::train_shuffle(domain, rng);
+  rltf::detail::shuffle(domain, rng);
   std::size_t unseen = static_cast<std::size_t>(fraction * static_cast<double>(domain.size()) + 0.5);
   if (domain.size() >= 2 && unseen == 0) unseen = 1;
   if (unseen >= domain.size()) unseen = domain.size() - 1;
@@ -353,15 +353,15 @@ std::pair<std::vector<T>, std::vector<T>> demo_split(std::vector<T> domain, doub
     auto [b_seen, b_unseen] = detail::demo_split(bdom, options.unseen_fraction, frng);
     auto [w_seen, w_unseen] = detail::demo_split(detail::demo_words(), options.unseen_fraction, frng);
     auto [c_seen, c_unseen] = detail::demo_split(letters, options.unseen_fraction, frng);
-    auto pick = [&frng](const auto& v) { return v[rltf::detail::train_uniform_index(frng, v.size())]; };
+    auto pick = [&frng](const auto& v) { return v[rltf::detail::uniform_index(frng, v.size())]; };
     // Draws parameters: `novel` = false uses only seen values; true makes at least one unseen.
     auto draw = [&](bool seen_only, bool novel) {
-      detail::DemoParams p;
+      detail::Params p;
       const bool any = !seen_only && !novel;
       auto from = [&](const auto& seen, const auto& unseen, bool force_unseen) {
         if (force_unseen) return pick(unseen);
         if (any) {
-          const std::size_t i = rltf::detail::train_uniform_index(frng, seen.size() + unseen.size());
+          const std::size_t i = rltf::detail::uniform_index(frng, seen.size() + unseen.size());
           return i < seen.size() ? seen[i] : unseen[i - seen.size()];
         }
         return pick(seen);
@@ -372,7 +372,7 @@ std::pair<std::vector<T>, std::vector<T>> demo_split(std::vector<T> domain, doub
       if (!bdom.empty()) slots.push_back(2);
       if (fam.uses_word) slots.push_back(3);
       if (fam.uses_char) slots.push_back(4);
-      const int novel_slot = novel ? slots[rltf::detail::train_uniform_index(frng, slots.size())] : -1;
+      const int novel_slot = novel ? slots[rltf::detail::uniform_index(frng, slots.size())] : -1;
       p.fn = from(seen_names, unseen_names, novel_slot == 0);
       if (!adom.empty()) p.a = from(a_seen, a_unseen, novel_slot == 1);
       if (!bdom.empty()) p.b = from(b_seen, b_unseen, novel_slot == 2);
@@ -385,7 +385,7 @@ std::pair<std::vector<T>, std::vector<T>> demo_split(std::vector<T> domain, doub
       return p;
     };
     std::set<std::string> used;
-    auto make = [&](const detail::DemoParams& p, std::string_view split, std::size_t index) {
+    auto make = [&](const detail::Params& p, std::string_view split, std::size_t index) {
       Problem prob;
       prob.task_id = "demo/" + std::string(split) + "/" + std::string(fam.name) + "/" + std::to_string(index);
       prob.prompt = fam.prompt(p);

@@ -7,7 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace rltf::detail::tokenize_unicode {
+namespace rltf::tokenize::detail::unicode {
 
 /// The class of a code point, as the pre-tokenizer regex sees it.
 enum class char_class : std::uint8_t { other = 0, letter = 1, number = 2, space = 3 };
@@ -232,4 +232,4 @@ inline constexpr class_range class_ranges[] = {
 
 inline constexpr std::size_t class_range_count = sizeof(class_ranges) / sizeof(class_ranges[0]);
 
-} // namespace rltf::detail::tokenize_unicode
+} // namespace rltf::tokenize::detail::unicode

@@ -1,0 +1,26 @@
+# Embeds a text file into a generated C++ header as a std::string_view raw string literal, at
+# configure time, so that the library stays header-only while the embedded source (e.g. the
+# executor's Python worker) lives in a real file that tests can compile and lint.
+#   rltf_embed_text(INPUT file OUTPUT header NAMESPACE ns NAME variable)
+function(rltf_embed_text)
+  cmake_parse_arguments(E "" "INPUT;OUTPUT;NAMESPACE;NAME" "" ${ARGN})
+  file(READ "${E_INPUT}" text)
+  set(delim "RLTFEMBED")
+  string(FIND "${text}" ")${delim}\"" clash)
+  if(NOT clash EQUAL -1)
+    message(FATAL_ERROR "${E_INPUT} contains the raw-string delimiter )${delim}\"")
+  endif()
+  file(RELATIVE_PATH rel "${PROJECT_SOURCE_DIR}" "${E_INPUT}")
+  set(content "#pragma once\n/// \\file\n/// Generated from ${rel} by cmake/RltfEmbed.cmake: do not edit.\n\n")
+  string(APPEND content "#include <string_view>\n\nnamespace ${E_NAMESPACE} {\n\n")
+  string(APPEND content "inline constexpr std::string_view ${E_NAME} = R\"${delim}(${text})${delim}\";\n\n")
+  string(APPEND content "} // namespace ${E_NAMESPACE}\n")
+  # Rewrite only on change, so that an unrelated reconfigure rebuilds nothing.
+  if(EXISTS "${E_OUTPUT}")
+    file(READ "${E_OUTPUT}" old)
+  endif()
+  if(NOT "${old}" STREQUAL "${content}")
+    file(WRITE "${E_OUTPUT}" "${content}")
+  endif()
+  set_property(DIRECTORY "${PROJECT_SOURCE_DIR}" APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${E_INPUT}")
+endfunction()
