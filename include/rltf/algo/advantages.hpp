@@ -36,9 +36,9 @@ template <Backend B>
                                GaeOptions options = {}) {
   constexpr const char* op = "rltf::algo::gae";
   const Shape shape = B::shape(rewards);
-  detail::require_rank(op, shape, 2, "rewards");
-  detail::require_same_shape(op, shape, B::shape(values), "rewards", "values");
-  detail::require_same_shape(op, shape, B::shape(mask), "rewards", "mask");
+  rltf::detail::require_rank(op, shape, 2, "rewards");
+  rltf::detail::require_same_shape(op, shape, B::shape(values), "rewards", "values");
+  rltf::detail::require_same_shape(op, shape, B::shape(mask), "rewards", "mask");
   const auto r = B::values(rewards);
   const auto v = B::values(B::detach(values));
   const auto m = B::values(mask);
@@ -72,7 +72,7 @@ template <Backend B>
 /// `shift_mean = false` the mean is added back (only the scale changes).
 template <Backend B>
 [[nodiscard]] tensor_t<B> whiten(const tensor_t<B>& x, const tensor_t<B>& mask, bool shift_mean = true) {
-  detail::require_same_shape("rltf::algo::whiten", B::shape(x), B::shape(mask), "x", "mask");
+  rltf::detail::require_same_shape("rltf::algo::whiten", B::shape(x), B::shape(mask), "x", "mask");
   const float n = B::item(B::sum(mask));
   const auto mean = B::masked_mean(x, mask);
   const auto centered = B::sub(x, mean);
@@ -118,7 +118,7 @@ group_normalized_advantages(std::span<const float> rewards, std::size_t group_si
 template <Backend B>
 [[nodiscard]] tensor_t<B> broadcast_over_tokens(std::span<const float> per_sequence, const tensor_t<B>& mask) {
   const Shape shape = B::shape(mask);
-  detail::require_rank("rltf::algo::broadcast_over_tokens", shape, 2, "mask");
+  rltf::detail::require_rank("rltf::algo::broadcast_over_tokens", shape, 2, "mask");
   if (static_cast<std::int64_t>(per_sequence.size()) != shape[0])
     throw shape_error("rltf::algo::broadcast_over_tokens: " + std::to_string(per_sequence.size()) +
                       " values for a mask of shape " + rltf::to_string(shape));

@@ -43,7 +43,7 @@ struct LossGrad {
 
   /// The sum of two losses over the same log-probabilities (gradients add).
   friend LossGrad operator+(const LossGrad& a, const LossGrad& b) {
-    detail::require_same_shape("rltf::algo::LossGrad::operator+", B::shape(a.grad), B::shape(b.grad), "lhs grad",
+    rltf::detail::require_same_shape("rltf::algo::LossGrad::operator+", B::shape(a.grad), B::shape(b.grad), "lhs grad",
                                "rhs grad");
     return {B::add(a.loss, b.loss), B::add(a.grad, b.grad)};
   }
@@ -55,7 +55,7 @@ struct LossGrad {
 template <Backend B>
 [[nodiscard]] tensor_t<B> reduction_weights(const tensor_t<B>& mask, Reduction reduction) {
   const Shape shape = B::shape(mask);
-  detail::require_rank("rltf::algo::reduction_weights", shape, 2, "mask");
+  rltf::detail::require_rank("rltf::algo::reduction_weights", shape, 2, "mask");
   if (reduction == Reduction::token_mean) return B::div(mask, B::maximum(B::sum(mask), B::scalar(1.0F)));
   const auto rows = static_cast<std::size_t>(shape[0]);
   const auto cols = static_cast<std::size_t>(shape[1]);
@@ -113,7 +113,7 @@ template <Backend B>
                                           Reduction reduction = Reduction::token_mean) {
   const auto lp = B::detach(logprobs);
   const auto ref = B::detach(ref_logprobs);
-  detail::require_same_shape("rltf::algo::kl_penalty_grad", B::shape(lp), B::shape(mask), "logprobs", "mask");
+  rltf::detail::require_same_shape("rltf::algo::kl_penalty_grad", B::shape(lp), B::shape(mask), "logprobs", "mask");
   auto loss = B::mul(reduce<B>(kl<B>(lp, ref, estimator), mask, reduction), beta);
   const auto u = B::sub(ref, lp);
   tensor_t<B> dk = B::full(B::shape(lp), 1.0F);

@@ -24,8 +24,8 @@ enum class Reduction {
 /// Σ_t x·m / max(Σ_t m, 1) per row of [B, T] tensors: a [B] tensor.
 template <Backend B>
 [[nodiscard]] tensor_t<B> masked_sequence_mean(const tensor_t<B>& x, const tensor_t<B>& mask) {
-  detail::require_same_shape("rltf::algo::masked_sequence_mean", B::shape(x), B::shape(mask), "x", "mask");
-  detail::require_rank("rltf::algo::masked_sequence_mean", B::shape(x), 2, "x");
+  rltf::detail::require_same_shape("rltf::algo::masked_sequence_mean", B::shape(x), B::shape(mask), "x", "mask");
+  rltf::detail::require_rank("rltf::algo::masked_sequence_mean", B::shape(x), 2, "x");
   const auto lengths = B::maximum(B::sum_last(mask), B::scalar(1.0F));
   return B::div(B::sum_last(B::mul(x, mask)), lengths);
 }
@@ -33,7 +33,7 @@ template <Backend B>
 /// Reduces masked per-token values [B, T] to a scalar.
 template <Backend B>
 [[nodiscard]] tensor_t<B> reduce(const tensor_t<B>& x, const tensor_t<B>& mask, Reduction reduction) {
-  detail::require_same_shape("rltf::algo::reduce", B::shape(x), B::shape(mask), "x", "mask");
+  rltf::detail::require_same_shape("rltf::algo::reduce", B::shape(x), B::shape(mask), "x", "mask");
   if (reduction == Reduction::token_mean) return B::masked_mean(x, mask);
   return B::mean(masked_sequence_mean<B>(x, mask));
 }
@@ -41,7 +41,7 @@ template <Backend B>
 /// log π(target_t) from logits [B, T, V] and targets [B, T]: a [B, T] tensor.
 template <Backend B>
 [[nodiscard]] tensor_t<B> token_log_probs(const tensor_t<B>& logits, const typename B::index_tensor& targets) {
-  detail::require_rank("rltf::algo::token_log_probs", B::shape(logits), 3, "logits");
+  rltf::detail::require_rank("rltf::algo::token_log_probs", B::shape(logits), 3, "logits");
   return B::gather_last(B::log_softmax(logits), targets);
 }
 
@@ -56,7 +56,7 @@ template <Backend B>
 template <Backend B>
 [[nodiscard]] tensor_t<B> cross_entropy(const tensor_t<B>& logprobs, const tensor_t<B>& mask,
                                         Reduction reduction = Reduction::token_mean) {
-  detail::require_same_shape("rltf::algo::cross_entropy", B::shape(logprobs), B::shape(mask), "logprobs", "mask");
+  rltf::detail::require_same_shape("rltf::algo::cross_entropy", B::shape(logprobs), B::shape(mask), "logprobs", "mask");
   return B::neg(reduce<B>(logprobs, mask, reduction));
 }
 
@@ -66,9 +66,9 @@ template <Backend B>
 [[nodiscard]] tensor_t<B> policy_gradient_loss(const tensor_t<B>& logprobs, const tensor_t<B>& rewards,
                                                const tensor_t<B>& mask, Reduction reduction = Reduction::token_mean) {
   constexpr const char* op = "rltf::algo::policy_gradient_loss";
-  detail::require_rank(op, B::shape(logprobs), 2, "logprobs");
-  detail::require_same_shape(op, B::shape(logprobs), B::shape(rewards), "logprobs", "rewards");
-  detail::require_same_shape(op, B::shape(logprobs), B::shape(mask), "logprobs", "mask");
+  rltf::detail::require_rank(op, B::shape(logprobs), 2, "logprobs");
+  rltf::detail::require_same_shape(op, B::shape(logprobs), B::shape(rewards), "logprobs", "rewards");
+  rltf::detail::require_same_shape(op, B::shape(logprobs), B::shape(mask), "logprobs", "mask");
   return B::neg(reduce<B>(B::mul(B::detach(rewards), logprobs), mask, reduction));
 }
 

@@ -19,9 +19,9 @@ template <Backend B>
   constexpr const char* op = "rltf::algo::ppo_policy_loss";
   if (clip <= 0.0F) throw invalid_argument(std::string(op) + ": clip must be > 0");
   const Shape shape = B::shape(logprobs);
-  detail::require_same_shape(op, shape, B::shape(old_logprobs), "logprobs", "old_logprobs");
-  detail::require_same_shape(op, shape, B::shape(advantages), "logprobs", "advantages");
-  detail::require_same_shape(op, shape, B::shape(mask), "logprobs", "mask");
+  rltf::detail::require_same_shape(op, shape, B::shape(old_logprobs), "logprobs", "old_logprobs");
+  rltf::detail::require_same_shape(op, shape, B::shape(advantages), "logprobs", "advantages");
+  rltf::detail::require_same_shape(op, shape, B::shape(mask), "logprobs", "mask");
   const auto adv = B::detach(advantages);
   const auto ratio = B::exp(B::sub(logprobs, B::detach(old_logprobs)));
   const auto unclipped = B::neg(B::mul(adv, ratio));
@@ -33,7 +33,7 @@ template <Backend B>
 template <Backend B>
 [[nodiscard]] float ppo_clip_fraction(const tensor_t<B>& logprobs, const tensor_t<B>& old_logprobs,
                                       const tensor_t<B>& mask, float clip = 0.2F) {
-  detail::require_same_shape("rltf::algo::ppo_clip_fraction", B::shape(logprobs), B::shape(old_logprobs), "logprobs",
+  rltf::detail::require_same_shape("rltf::algo::ppo_clip_fraction", B::shape(logprobs), B::shape(old_logprobs), "logprobs",
                              "old_logprobs");
   const auto ratio = B::exp(B::sub(B::detach(logprobs), old_logprobs));
   const auto outside = B::greater(B::abs(B::add(ratio, -1.0F)), B::scalar(clip));
@@ -49,9 +49,9 @@ template <Backend B>
   constexpr const char* op = "rltf::algo::ppo_value_loss";
   if (clip <= 0.0F) throw invalid_argument(std::string(op) + ": clip must be > 0");
   const Shape shape = B::shape(values);
-  detail::require_same_shape(op, shape, B::shape(old_values), "values", "old_values");
-  detail::require_same_shape(op, shape, B::shape(returns), "values", "returns");
-  detail::require_same_shape(op, shape, B::shape(mask), "values", "mask");
+  rltf::detail::require_same_shape(op, shape, B::shape(old_values), "values", "old_values");
+  rltf::detail::require_same_shape(op, shape, B::shape(returns), "values", "returns");
+  rltf::detail::require_same_shape(op, shape, B::shape(mask), "values", "mask");
   const auto old = B::detach(old_values);
   const auto target = B::detach(returns);
   const auto clipped = B::add(old, B::clamp(B::sub(values, old), -clip, clip));
