@@ -1,0 +1,142 @@
+// rltf-label: AI-feedback labels for (instruction, code) samples (RLAIF for code). A judge answers
+// eight yes/no questions per sample; the yes count labels it accepted / rejected / dropped.
+// Resumable after any stop, even kill -9: run the same command again.
+//
+//   rltf-label --input samples.jsonl --output labels.jsonl --judge http
+//              --judge-url http://127.0.0.1:8000/v1 --judge-model Qwen2.5-Coder-32B-Instruct
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "rltf/judge/http_judge.hpp"
+#include "rltf/judge/label.hpp"
+
+namespace {
+
+std::vector<std::string> read_questions(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) throw rltf::io_error("rltf-label: cannot read --questions " + file.string());
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw rltf::parse_error(file.string(), 0, "", std::string("invalid JSON: ") + e.what());
+  }
+  if (!j.is_array() || j.empty())
+    throw rltf::parse_error(file.string(), 0, "", "expected a non-empty array of questions");
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < j.size(); ++i) {
+    if (!j[i].is_string())
+      throw rltf::parse_error(file.string(), 0, "[" + std::to_string(i) + "]", "expected a string");
+    out.push_back(j[i].get<std::string>());
+  }
+  return out;
+}
+
+void print_histogram(const rltf::LabelSummary& s, const rltf::LabelOptions& o) {
+  std::size_t most = 1;
+  for (auto n : s.histogram) most = std::max(most, n);
+  std::printf("score histogram (%zu samples; accepted >= %zu, rejected <= %zu)\n", s.total(), o.accept_at, o.reject_at);
+  for (std::size_t score = 0; score < s.histogram.size(); ++score) {
+    const auto bar = static_cast<int>(40.0 * static_cast<double>(s.histogram[score]) / static_cast<double>(most) + 0.5);
+    std::printf("  %2zu | %-40s %zu\n", score, std::string(static_cast<std::size_t>(bar), '#').c_str(),
+                s.histogram[score]);
+  }
+  std::printf("accepted %zu, rejected %zu, dropped %zu (this run labelled %zu, kept %zu from before)\n", s.accepted,
+              s.rejected, s.dropped, s.labelled, s.resumed);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"rltf-label: AI-feedback labels for (instruction, code) samples; resumable after any stop"};
+  std::filesystem::path input, output, cache, questions_file;
+  std::string judge_kind = "http", url = "http://127.0.0.1:8000/v1", model, key_env = "OPENAI_API_KEY",
+              progress = isatty(2) != 0 ? "bar" : "lines";
+  rltf::LabelOptions opt;
+  double timeout = 120.0;
+  std::size_t retries = 5;
+  app.set_config("--config", "", "read options from a file (TOML/INI: key = value, keys are the long flag names)");
+  app.add_option("--input", input, "JSONL, one {\"instruction\", \"code\"} object a line (other fields kept)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  app.add_option("--output", output, "JSONL written line by line: the input plus answers, score, label")->required();
+  app.add_option("--judge", judge_kind, "who answers")->check(CLI::IsMember({"http"}))->capture_default_str();
+  app.add_option("--judge-url", url, "an OpenAI-compatible server, up to /v1")->capture_default_str();
+  app.add_option("--judge-model", model, "the server's model name");
+  app.add_option("--api-key-env", key_env, "environment variable with the API key")->capture_default_str();
+  app.add_option("--cache", cache, "SQLite answer cache (default: OUTPUT.cache.sqlite)");
+  app.add_option("--questions", questions_file, "JSON array of questions (default: the paper's eight)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--accept", opt.accept_at, "score at or above which a sample is accepted")->capture_default_str();
+  app.add_option("--reject", opt.reject_at, "score at or below which a sample is rejected")->capture_default_str();
+  app.add_option("--workers", opt.workers, "samples judged at once (and requests in flight)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--timeout", timeout, "read timeout of one request, seconds")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--retries", retries, "retries of a failed request")->capture_default_str();
+  app.add_option("--progress", progress, "progress display")->check(CLI::IsMember({"bar", "lines", "none"}));
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (!questions_file.empty()) opt.questions = read_questions(questions_file);
+    if (cache.empty()) cache = output.string() + ".cache.sqlite";
+    if (judge_kind == "http" && model.empty())
+      throw rltf::invalid_argument("rltf-label: --judge http needs --judge-model NAME");
+    rltf::HttpJudgeOptions jo;
+    jo.base_url = url;
+    jo.model = model;
+    jo.api_key_env = key_env;
+    jo.read_timeout_s = timeout;
+    jo.max_retries = retries;
+    jo.max_concurrency = opt.workers;
+    jo.cache = cache;
+    rltf::HttpJudge judge(jo);
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto show = [&](std::size_t done, std::size_t total) {
+      if (progress == "none") return;
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      const int width = 30;
+      const int filled = total == 0 ? width : static_cast<int>(width * done / total);
+      std::fprintf(stderr, "%slabel [%s%s] %zu/%zu  %.1f s%s", progress == "bar" ? "\r" : "",
+                   std::string(static_cast<std::size_t>(filled), '#').c_str(),
+                   std::string(static_cast<std::size_t>(width - filled), '.').c_str(), done, total, s,
+                   progress == "bar" && done != total ? "" : "\n");
+      std::fflush(stderr);
+    };
+    const auto summary = rltf::label_jsonl(judge, input, output, opt, show);
+    print_histogram(summary, opt);
+    auto record = summary.to_json();
+    record["accept_at"] = opt.accept_at;
+    record["reject_at"] = opt.reject_at;
+    record["questions"] = opt.questions;
+    const auto stats = judge.stats();
+    record["this_run"] = {{"labelled", summary.labelled},
+                          {"resumed", summary.resumed},
+                          {"requests", stats.requests},
+                          {"retries", stats.retries},
+                          {"cache_hits", stats.cache_hits}};
+    const auto hist = std::filesystem::path(output.string() + ".histogram.json");
+    {
+      std::ofstream out(hist.string() + ".tmp", std::ios::trunc);
+      out << record.dump(2) << "\n";
+      if (!out) throw rltf::io_error("rltf-label: cannot write " + hist.string());
+    }
+    std::filesystem::rename(hist.string() + ".tmp", hist);
+    std::printf("wrote %s and %s\n", output.c_str(), hist.c_str());
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 1;
+  }
+}
