@@ -410,11 +410,9 @@ public:
   /// Parses argv (and the --config file); throws CLI::ParseError (CLI::CallForHelp for --help).
   void parse(int argc, const char* const* argv) { app_->parse(argc, argv); }
 
-  /// Parses argv and runs `body` (returns the exit status): --help prints the help and returns 0;
-  /// a parse or usage error prints "<program>: <error>" and the usage hint and returns 2; any other
-  /// exception prints "<program>: error: <what>" and returns 1.
-  template <class Body>
-  int run(int argc, const char* const* argv, Body&& body) {
+  /// Parses argv for a program that goes on in main: nothing when it should go on, else the exit
+  /// status (0 after --help; 2 after an error, printed with the usage hint).
+  [[nodiscard]] std::optional<int> parse_or_exit(int argc, const char* const* argv) {
     try {
       parse(argc, argv);
     } catch (const CLI::CallForHelp&) {
@@ -423,6 +421,15 @@ public:
     } catch (const CLI::ParseError& e) {
       return usage_failure(e.what());
     }
+    return std::nullopt;
+  }
+
+  /// Parses argv and runs `body` (returns the exit status): --help prints the help and returns 0;
+  /// a parse or usage error prints "<program>: <error>" and the usage hint and returns 2; any other
+  /// exception prints "<program>: error: <what>" and returns 1.
+  template <class Body>
+  int run(int argc, const char* const* argv, Body&& body) {
+    if (const auto status = parse_or_exit(argc, argv)) return *status;
     try {
       return std::forward<Body>(body)();
     } catch (const usage_error& e) {
