@@ -7,6 +7,8 @@ find_package(range-v3 REQUIRED)
 find_package(nlohmann_json 3.9 REQUIRED)
 find_package(Eigen3 3.3 REQUIRED NO_MODULE)
 find_package(xtensor REQUIRED)
+# zlib reads the gzip datasets (rltf/data/detail/gzip.hpp): part of rltf::rltf's link interface.
+find_package(ZLIB REQUIRED)
 
 # LibTorch is optional. Debian's libtorch-dev ships Caffe2/Torch CMake configs.
 if(NOT DEFINED RLTF_WITH_TORCH)

@@ -21,6 +21,9 @@ endif()
 # the demo's harness): examples/common/rltf_programs/ and examples/rltf_demo/.
 add_library(rltf_programs INTERFACE)
 target_include_directories(rltf_programs INTERFACE ${PROJECT_SOURCE_DIR}/examples/common ${PROJECT_SOURCE_DIR}/examples)
+# The programs' command lines are CLI11 (Debian libcli11-dev, header-only); the library does not use it.
+find_package(CLI11 2.1 CONFIG REQUIRED)
+target_link_libraries(rltf_programs INTERFACE CLI11::CLI11)
 
 function(rltf_add_program name)
   cmake_parse_arguments(ARG "TORCH" "" "SOURCES;LIBS" ${ARGN})

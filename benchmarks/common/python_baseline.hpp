@@ -9,7 +9,7 @@
 #include <stdexcept>
 #include <string>
 
-#include <rltf_programs/cli.hpp>
+#include <rltf_programs/options.hpp>
 
 namespace rltf_bench {
 
@@ -36,26 +36,14 @@ struct BaselineArgs {
       std::filesystem::path(RLTF_SOURCE_DIR) / "benchmarks" / "torch_train_step" / "gpt2_reference.py";
   std::filesystem::path work; ///< scratch folder (weights and inputs for Python)
 
-  static constexpr const char* usage =
-      "[--quick] [--threads N] [--repeats N] [--python PATH] [--script PATH] [--work DIR]";
-
-  /// Reads the current flag when it is one of these; false when it is not.
-  bool read(rltf::CommandLine& args) {
-    if (args.is("--quick"))
-      quick = true;
-    else if (args.is("--threads"))
-      threads = static_cast<int>(args.unsigned_value());
-    else if (args.is("--repeats"))
-      repeats = static_cast<int>(args.unsigned_value());
-    else if (args.is("--python"))
-      python = args.value();
-    else if (args.is("--script"))
-      script = args.value();
-    else if (args.is("--work"))
-      work = args.value();
-    else
-      return false;
-    return true;
+  /// Defines these flags on `cli`.
+  void define(rltf::programs::Cli& cli) {
+    cli.flag("--quick", quick, "a small model, one repeat");
+    cli.count("--threads", threads, "intra-op threads on both sides", 1);
+    cli.count("--repeats", repeats, "timed rounds (the best counts)", 1);
+    cli.text("--python", python, "interpreter with PyTorch", "PATH");
+    cli.text("--script", script, "the Python baseline", "FILE");
+    cli.text("--work", work, "scratch folder (weights and inputs for Python)", "DIR");
   }
 };
 

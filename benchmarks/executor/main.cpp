@@ -22,9 +22,9 @@
 #include <boost/process/io.hpp>
 #include <boost/process/pipe.hpp>
 
-#include "rltf_programs/cli.hpp"
 #include "rltf/data/datasets.hpp"
 #include "rltf/exec/python_executor.hpp"
+#include "rltf_programs/options.hpp"
 
 namespace {
 
@@ -130,34 +130,8 @@ row measure(const std::string& name, const std::vector<rltf::Job>& jobs, rltf::P
   return r;
 }
 
-} // namespace
-
-int main(int argc, char** argv) {
-  options o;
-  try {
-    for (rltf::CommandLine args(argc, argv); args.next();) {
-      if (args.is("--quick")) {
-        o.quick = true;
-        o.repeat = 1;
-      } else if (args.is("--workers")) {
-        o.workers = args.unsigned_value();
-      } else if (args.is("--baseline-parallel")) {
-        o.baseline_parallel = std::max<std::size_t>(1, args.unsigned_value());
-      } else if (args.is("--repeat")) {
-        o.repeat = std::max<std::size_t>(1, args.unsigned_value());
-      } else if (args.is("--python")) {
-        o.python = args.value();
-      } else {
-        args.unknown();
-      }
-    }
-  } catch (const rltf::invalid_argument& e) {
-    std::fprintf(stderr,
-                 "rltf-bench-executor: %s\nusage: rltf-bench-executor [--quick] [--workers N] [--baseline-parallel N] "
-                 "[--repeat R] [--python PATH]\n",
-                 e.what());
-    return 2;
-  }
+int bench(options& o) {
+  if (o.quick) o.repeat = 1;
   const std::string data = RLTF_SOURCE_DIR "/data/";
   rltf::Limits limits;
   limits.test_timeout_s = 30.0; // mbpp/123's reference takes ~3 CPU seconds
@@ -198,4 +172,19 @@ int main(int argc, char** argv) {
     std::printf("| %s | %zu | %.0f | %.0f | %.1fx | %.0f | %.1fx |\n", r.name.c_str(), r.programs, r.executor_per_s,
                 r.fresh_per_s, r.executor_per_s / r.fresh_per_s, r.harness_per_s, r.executor_per_s / r.harness_per_s);
   return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  rltf::programs::Cli cli("rltf-bench-executor",
+                          "Executor throughput: rltf::PythonExecutor against a fresh python3 per program and a "
+                          "human-eval-style harness, same programs, same run (docs/executor.md).");
+  options o;
+  cli.flag("--quick", o.quick, "40 HumanEval and 100 MBPP programs, one repeat");
+  cli.workers(o.workers, "executor worker processes (0: one per core)");
+  cli.count("--baseline-parallel", o.baseline_parallel, "baseline programs run in parallel", 1);
+  cli.count("--repeat", o.repeat, "repeats (the best counts)", 1);
+  cli.text("--python", o.python, "interpreter", "PATH");
+  return cli.run(argc, argv, [&] { return bench(o); });
 }

@@ -6,7 +6,7 @@
 //     its per-word cache) run by the real interpreter; only its encode() is timed.
 // The text is every HumanEval and MBPP prompt, reference solution and test (~1 MB of code).
 //
-//   rltf-bench-tokenizer [--quick] [--repeat N] [--data DIR] [--work DIR] [--json FILE]
+//   rltf-bench-tokenizer [--quick] [--repeat N] [--data-dir DIR] [--work DIR] [--json FILE]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -21,12 +21,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "rltf_programs/cli.hpp"
 #include "rltf/data/humaneval.hpp"
 #include "rltf/data/mbpp.hpp"
 #include "rltf/tokenize/detail/pretokenize.hpp"
 #include "rltf/tokenize/detail/utf8.hpp"
 #include "rltf/tokenize/gpt2.hpp"
+#include "rltf_programs/options.hpp"
 
 namespace {
 
@@ -101,34 +101,7 @@ double best_seconds(int repeat, F&& f) {
   return best;
 }
 
-} // namespace
-
-int main(int argc, char** argv) {
-  bool quick = false;
-  int repeat = 3;
-  fs::path data = fs::path(RLTF_SOURCE_DIR) / "data";
-  fs::path work = fs::temp_directory_path() / "rltf-bench-tokenizer";
-  fs::path json_out;
-  try {
-    for (rltf::CommandLine args(argc, argv); args.next();) {
-      if (args.is("--quick"))
-        quick = true;
-      else if (args.is("--repeat"))
-        repeat = static_cast<int>(std::clamp<std::uint64_t>(args.unsigned_value(), 1, 1000));
-      else if (args.is("--data"))
-        data = args.value();
-      else if (args.is("--work"))
-        work = args.value();
-      else if (args.is("--json"))
-        json_out = args.value();
-      else
-        args.unknown();
-    }
-  } catch (const rltf::invalid_argument& e) {
-    std::cerr << "rltf-bench-tokenizer: " << e.what()
-              << "\nusage: rltf-bench-tokenizer [--quick] [--repeat N] [--data DIR] [--work DIR] [--json FILE]\n";
-    return 2;
-  }
+int bench(bool quick, int repeat, const fs::path& data, const fs::path& work, const fs::path& json_out) {
   if (quick) repeat = 1;
   fs::create_directories(work);
 
@@ -223,4 +196,22 @@ int main(int argc, char** argv) {
     std::ofstream(json_out) << j.dump(2) << "\n";
   }
   return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  bool quick = false;
+  int repeat = 3;
+  fs::path data = fs::path(RLTF_SOURCE_DIR) / "data";
+  fs::path work = fs::temp_directory_path() / "rltf-bench-tokenizer";
+  fs::path json_out;
+  rltf::programs::Cli cli("rltf-bench-tokenizer", "GPT-2 BPE encoding speed: rltf::Gpt2Tokenizer against a naive "
+                                                  "C++ merge loop and GPT-2's Python encoder (docs/tokenizers.md).");
+  cli.flag("--quick", quick, "one repeat");
+  cli.count("--repeat", repeat, "repeats (the best counts)", 1, 1000);
+  cli.text("--data-dir", data, "rltf's data folder", "DIR");
+  cli.text("--work", work, "scratch folder", "DIR");
+  cli.text("--json", json_out, "also write the results as JSON here", "FILE");
+  return cli.run(argc, argv, [&] { return bench(quick, repeat, data, work, json_out); });
 }

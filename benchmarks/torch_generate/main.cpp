@@ -23,10 +23,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include <rltf_programs/cli.hpp>
 #include <rltf/torch/generate.hpp>
 #include <rltf/torch/gpt2.hpp>
 #include <rltf/torch/safetensors.hpp>
+#include <rltf_programs/options.hpp>
 
 #include "python_baseline.hpp"
 
@@ -34,22 +34,13 @@ int main(int argc, char** argv) {
   rltf_bench::BaselineArgs base;
   base.work = std::filesystem::temp_directory_path() / "rltf-bench-generate";
   std::int64_t new_tokens = 256, batch = 2, prompt_len = 32;
-  try {
-    for (rltf::CommandLine args(argc, argv); args.next();) {
-      if (base.read(args)) continue;
-      if (args.is("--new-tokens"))
-        new_tokens = static_cast<std::int64_t>(args.unsigned_value());
-      else if (args.is("--batch"))
-        batch = static_cast<std::int64_t>(args.unsigned_value());
-      else
-        args.unknown();
-    }
-  } catch (const rltf::invalid_argument& e) {
-    std::cerr << "rltf-bench-torch-generate: " << e.what()
-              << "\nusage: rltf-bench-torch-generate [--new-tokens N] [--batch N] " << rltf_bench::BaselineArgs::usage
-              << "\n";
-    return 2;
-  }
+  rltf::programs::Cli cli("rltf-bench-torch-generate",
+                          "KV-cache generation: with against without the cache, and C++ against a PyTorch Python "
+                          "loop (docs/torch.md).");
+  cli.count("--new-tokens", new_tokens, "tokens generated per sequence", 1);
+  cli.count("--batch", batch, "sequences per batch", 1);
+  base.define(cli);
+  if (const auto status = cli.parse_or_exit(argc, argv)) return *status;
   auto& [quick, threads, repeats, python, script, work] = base;
   rltf::Gpt2Config config{.vocab_size = 50257, .n_positions = 512, .n_embd = 256, .n_layer = 4, .n_head = 4};
   if (quick) {

@@ -22,9 +22,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include <rltf_programs/cli.hpp>
 #include <rltf/torch/gpt2.hpp>
 #include <rltf/torch/safetensors.hpp>
+#include <rltf_programs/options.hpp>
 
 #include "python_baseline.hpp"
 
@@ -44,24 +44,14 @@ int main(int argc, char** argv) {
   base.work = std::filesystem::temp_directory_path() / "rltf-bench-train-step";
   int steps = 20, warmup = 3;
   std::size_t max_sizes = 3;
-  try {
-    for (rltf::CommandLine args(argc, argv); args.next();) {
-      if (base.read(args)) continue;
-      if (args.is("--steps"))
-        steps = static_cast<int>(args.unsigned_value());
-      else if (args.is("--warmup"))
-        warmup = static_cast<int>(args.unsigned_value());
-      else if (args.is("--sizes"))
-        max_sizes = args.unsigned_value();
-      else
-        args.unknown();
-    }
-  } catch (const rltf::invalid_argument& e) {
-    std::cerr << "rltf-bench-torch-train-step: " << e.what()
-              << "\nusage: rltf-bench-torch-train-step [--steps N] [--warmup N] [--sizes 1..3] "
-              << rltf_bench::BaselineArgs::usage << "\n";
-    return 2;
-  }
+  rltf::programs::Cli cli("rltf-bench-torch-train-step",
+                          "C++ against PyTorch Python training step on the same GPT-2, weights and inputs "
+                          "(docs/torch.md).");
+  cli.count("--steps", steps, "timed steps per size", 1);
+  cli.count("--warmup", warmup, "untimed steps first");
+  cli.count("--sizes", max_sizes, "how many of the model sizes (1..3)", 1, 3);
+  base.define(cli);
+  if (const auto status = cli.parse_or_exit(argc, argv)) return *status;
   auto& [quick, threads, repeats, python, script, work] = base;
   if (quick) steps = std::min(steps, 4), warmup = std::min(warmup, 1), repeats = 1;
   torch::set_num_threads(threads);

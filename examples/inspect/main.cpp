@@ -5,8 +5,8 @@
 //
 //   rltf-inspect --dataset humaneval|humaneval-plus|mbpp|mbpp-plus|apps:DIR|NAME:PATH
 //                --samples FILE --tokenizer DIR|bytes [--alpha paper|one] [--table FILE.json]
-//                [--format text|jsonl] [--out FILE] [--max-new-tokens N] [--data DIR]
-//                [--workers N] [--timeout SECONDS]
+//                [--format text|jsonl] [--output FILE] [--max-new-tokens N] [--data-dir DIR]
+//                [--workers N] [--timeout SECONDS] [--config FILE]   (--help lists them all)
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -21,7 +21,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <rltf_programs/cli.hpp>
 #include <rltf/core/error.hpp>
 #include <rltf/data/datasets.hpp>
 #include <rltf/data/samples.hpp>
@@ -30,6 +29,7 @@
 #include <rltf/feedback/rltf_feedback.hpp>
 #include <rltf/tokenize/char.hpp>
 #include <rltf/tokenize/gpt2.hpp>
+#include <rltf_programs/options.hpp>
 
 namespace {
 
@@ -40,53 +40,29 @@ struct Args {
   rltf::Alpha alpha = rltf::Alpha::paper;
   std::filesystem::path table;
   std::string format = "text";
-  std::filesystem::path out;
+  std::filesystem::path output;
   std::size_t max_new_tokens = 0; ///< samples with at least this many tokens count as truncated (0: none)
   std::filesystem::path data = RLTF_DATA_DIR;
   std::size_t workers = 0;
   double timeout = 3.0;
 };
 
-constexpr const char* usage =
-    "usage: rltf-inspect --dataset humaneval|humaneval-plus|mbpp|mbpp-plus|apps:DIR|NAME:PATH\n"
-    "                    --samples FILE --tokenizer DIR|bytes [--alpha paper|one] [--table FILE.json]\n"
-    "                    [--format text|jsonl] [--out FILE] [--max-new-tokens N] [--data DIR]\n"
-    "                    [--workers N] [--timeout SECONDS]\n";
+constexpr std::pair<std::string_view, rltf::Alpha> alphas[] = {{"paper", rltf::Alpha::paper},
+                                                               {"one", rltf::Alpha::one}};
+constexpr std::pair<std::string_view, std::string_view> formats[] = {{"text", "text"}, {"jsonl", "jsonl"}};
 
-Args parse(int argc, char** argv) {
-  Args a;
-  for (rltf::CommandLine args(argc, argv); args.next();) {
-    if (args.is("--help") || args.is("-h")) {
-      std::cout << usage;
-      std::exit(0);
-    } else if (args.is("--dataset"))
-      a.dataset = args.value();
-    else if (args.is("--samples"))
-      a.samples = args.value();
-    else if (args.is("--tokenizer"))
-      a.tokenizer = args.value();
-    else if (args.is("--alpha"))
-      a.alpha = args.choice_value<rltf::Alpha>({{"paper", rltf::Alpha::paper}, {"one", rltf::Alpha::one}});
-    else if (args.is("--table"))
-      a.table = args.value();
-    else if (args.is("--format"))
-      a.format = args.choice_value<std::string>({{"text", "text"}, {"jsonl", "jsonl"}});
-    else if (args.is("--out"))
-      a.out = args.value();
-    else if (args.is("--max-new-tokens"))
-      a.max_new_tokens = args.unsigned_value();
-    else if (args.is("--data"))
-      a.data = args.value();
-    else if (args.is("--workers"))
-      a.workers = args.unsigned_value();
-    else if (args.is("--timeout"))
-      a.timeout = args.positive_value();
-    else
-      args.unknown();
-  }
-  if (a.dataset.empty() || a.samples.empty() || a.tokenizer.empty())
-    throw rltf::invalid_argument(std::string("--dataset, --samples and --tokenizer are required\n") + usage);
-  return a;
+void define(rltf::programs::Cli& cli, Args& a) {
+  cli.dataset(a.dataset, "humaneval | humaneval-plus | mbpp | mbpp-plus | apps:DIR | NAME:PATH")->required();
+  cli.samples(a.samples, "JSON Lines of {\"task_id\", \"completion\"}")->required();
+  cli.tokenizer(a.tokenizer, "GPT-2 tokenizer folder, or 'bytes'")->required();
+  cli.choice("--alpha", a.alpha, alphas, "weight of the fine-grained token penalty");
+  cli.text("--table", a.table, "feedback table (JSON; default: the built-in one)", "FILE");
+  cli.choice("--format", a.format, formats, "text for people, jsonl for programs");
+  cli.text("--output", a.output, "write the report here (default: standard output)", "FILE");
+  cli.count("--max-new-tokens", a.max_new_tokens, "samples with at least N tokens count as truncated (0: none)");
+  cli.text("--data-dir", a.data, "where the bundled datasets are", "DIR");
+  cli.workers(a.workers);
+  cli.timeout(a.timeout);
 }
 
 template <rltf::Tokenizer Tok>
@@ -115,11 +91,11 @@ int inspect(const Args& args, const Tok& tok) {
   const rltf::RltfFeedback feedback(table, {.alpha = args.alpha});
 
   std::ofstream file;
-  if (!args.out.empty()) {
-    file.open(args.out);
-    if (!file) throw rltf::io_error("cannot write '" + args.out.string() + "'");
+  if (!args.output.empty()) {
+    file.open(args.output);
+    if (!file) throw rltf::io_error("cannot write '" + args.output.string() + "'");
   }
-  std::ostream& out = args.out.empty() ? std::cout : file;
+  std::ostream& out = args.output.empty() ? std::cout : file;
   // A token's bytes as a JSON string literal ("\n" escaped, invalid UTF-8 replaced).
   const auto quoted = [](std::string_view bytes) {
     return nlohmann::json(std::string(bytes)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -211,12 +187,12 @@ int inspect(const Args& args, const Tok& tok) {
 } // namespace
 
 int main(int argc, char** argv) {
-  try {
-    const Args args = parse(argc, argv);
+  rltf::programs::Cli cli("rltf-inspect", "What the learner will see: per sample of a samples file, the outcome, the "
+                                          "fine-grained category and why, the penalised span and RLTF's rewards.");
+  Args args;
+  define(cli, args);
+  return cli.run(argc, argv, [&] {
     if (args.tokenizer == "bytes") return inspect(args, rltf::CharTokenizer::bytes());
     return inspect(args, rltf::Gpt2Tokenizer::from_directory(args.tokenizer));
-  } catch (const std::exception& e) {
-    std::cerr << "rltf-inspect: " << e.what() << "\n";
-    return 2;
-  }
+  });
 }

@@ -8,9 +8,11 @@
 // after; the final weights are saved in Hugging Face's layout.
 //
 //   rltf-mbpp --model DIR [--tokenizer DIR] [--data FILE] [--out DIR] [--steps N] [--lr X]
-//             [--problems-per-round N] [--samples N] [--batch-size N] [--max-new-tokens N]
+//             [--problems-per-round N] [--num-samples N] [--batch-size N] [--max-new-tokens N]
 //             [--eval-problems N] [--no-tests-in-prompt] [--device cpu|cuda[:i]] [--seed N]
-//             [--checkpoint-every N] [--progress auto|bar|lines|off]
+//             [--checkpoint-every N] [--progress auto|bar|lines|off] [--config FILE]
+//
+// <out>/config.json records every option's effective value (--config reads it back).
 //
 // Defaults are the paper's (lr 2e-6, top-p 0.95, temperature 1, ≤ 512 new tokens, 20 samples per
 // problem plus a greedy baseline); tasks whose prompt leaves no room for the completion within the
@@ -29,7 +31,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <rltf_programs/cli.hpp>
 #include <rltf/core/error.hpp>
 #include <rltf/data/mbpp.hpp>
 #include <rltf/exec/python_executor.hpp>
@@ -38,14 +39,9 @@
 #include <rltf/torch/policy.hpp>
 #include <rltf/train/evaluate.hpp>
 #include <rltf/train/rltf_trainer.hpp>
+#include <rltf_programs/options.hpp>
 
 namespace {
-
-constexpr std::string_view usage =
-    "usage: rltf-mbpp --model DIR [--tokenizer DIR] [--data FILE] [--out DIR] [--steps N] [--lr X]\n"
-    "                 [--problems-per-round N] [--samples N] [--batch-size N] [--max-new-tokens N]\n"
-    "                 [--eval-problems N] [--no-tests-in-prompt] [--device cpu|cuda[:i]] [--seed N]\n"
-    "                 [--checkpoint-every N] [--progress auto|bar|lines|off]\n";
 
 /// Gpt2Policy that back-propagates through the graph of the log-probabilities it just computed.
 class Policy : public rltf::Gpt2Policy<rltf::Gpt2Tokenizer> {
@@ -60,63 +56,32 @@ public:
 struct Args {
   std::filesystem::path model, tokenizer, out = "rltf-mbpp-out";
   std::filesystem::path data = std::filesystem::path(RLTF_SOURCE_DIR) / "data" / "mbpp.jsonl";
-  std::size_t steps = 1000, problems_per_round = 8, samples = 20, batch_size = 32, max_new_tokens = 512;
+  std::size_t steps = 1000, problems_per_round = 8, num_samples = 20, batch_size = 32, max_new_tokens = 512;
   std::size_t eval_problems = 90, checkpoint_every = 50;
   float lr = 2e-6F;
-  bool tests_in_prompt = true;
+  bool no_tests_in_prompt = false;
   std::string device = "cpu";
   std::uint64_t seed = 0;
   rltf::ProgressMode progress = rltf::ProgressMode::automatic;
 };
 
-Args parse(int argc, char** argv) {
-  Args a;
-  bool have_model = false;
-  for (rltf::CommandLine args(argc, argv); args.next();) {
-    if (args.is("--model")) {
-      a.model = args.value();
-      have_model = true;
-    } else if (args.is("--tokenizer")) {
-      a.tokenizer = args.value();
-    } else if (args.is("--data")) {
-      a.data = args.value();
-    } else if (args.is("--out")) {
-      a.out = args.value();
-    } else if (args.is("--steps")) {
-      a.steps = args.unsigned_value();
-    } else if (args.is("--problems-per-round")) {
-      a.problems_per_round = args.unsigned_value();
-    } else if (args.is("--samples")) {
-      a.samples = args.unsigned_value();
-    } else if (args.is("--batch-size")) {
-      a.batch_size = args.unsigned_value();
-    } else if (args.is("--max-new-tokens")) {
-      a.max_new_tokens = args.unsigned_value();
-    } else if (args.is("--eval-problems")) {
-      a.eval_problems = args.unsigned_value();
-    } else if (args.is("--checkpoint-every")) {
-      a.checkpoint_every = args.unsigned_value();
-    } else if (args.is("--seed")) {
-      a.seed = args.unsigned_value();
-    } else if (args.is("--lr")) {
-      a.lr = static_cast<float>(args.positive_value());
-    } else if (args.is("--no-tests-in-prompt")) {
-      a.tests_in_prompt = false;
-    } else if (args.is("--device")) {
-      a.device = args.value();
-    } else if (args.is("--progress")) {
-      a.progress = args.choice_value(rltf::progress_modes);
-    } else if (args.is("--help") || args.is("-h")) {
-      std::cout << usage;
-      std::exit(0);
-    } else {
-      args.unknown();
-    }
-  }
-  if (!have_model) throw rltf::invalid_argument("--model DIR is required");
-  if (a.samples == 0 || a.problems_per_round == 0 || a.batch_size == 0)
-    throw rltf::invalid_argument("--samples, --problems-per-round and --batch-size must be positive");
-  return a;
+void define(rltf::programs::Cli& cli, Args& a) {
+  cli.model(a.model, "Hugging Face GPT-2-family checkpoint folder (config.json + model.safetensors)")->required();
+  cli.tokenizer(a.tokenizer, "tokenizer folder (default: the model's)");
+  cli.text("--data", a.data, "MBPP's JSON Lines file", "FILE");
+  cli.out(a.out, "output folder: metrics, checkpoints, final weights, config.json, summary.json");
+  cli.count("--steps", a.steps, "learner steps");
+  cli.positive("--lr", a.lr, "learning rate");
+  cli.count("--problems-per-round", a.problems_per_round, "training tasks sampled per round", 1);
+  cli.num_samples(a.num_samples, "sampled programs per task and round");
+  cli.count("--batch-size", a.batch_size, "sequences per learner step", 1);
+  cli.count("--max-new-tokens", a.max_new_tokens, "longest completion in tokens", 1);
+  cli.count("--eval-problems", a.eval_problems, "validation tasks for greedy pass@1");
+  cli.flag("--no-tests-in-prompt", a.no_tests_in_prompt, "leave MBPP's asserts out of the prompt");
+  cli.text("--device", a.device, "cpu or cuda[:i]", "DEVICE");
+  cli.seed(a.seed);
+  cli.count("--checkpoint-every", a.checkpoint_every, "checkpoint every N steps (0: never)");
+  cli.progress(a.progress);
 }
 
 /// MBPP task number of "mbpp/N".
@@ -125,14 +90,13 @@ int task_number(const rltf::Problem& p) { return std::stoi(p.task_id.substr(p.ta
 } // namespace
 
 int main(int argc, char** argv) {
+  rltf::programs::Cli cli("rltf-mbpp", "RLTF on MBPP's training split (601-974) with a GPT-2-family checkpoint; "
+                                       "validation (511-600) greedy pass@1 before and after.");
   Args args;
+  define(cli, args);
+  if (const auto status = cli.parse_or_exit(argc, argv)) return *status;
   try {
-    args = parse(argc, argv);
-  } catch (const rltf::invalid_argument& e) {
-    std::cerr << "rltf-mbpp: " << e.what() << "\n" << usage;
-    return 2;
-  }
-  try {
+    cli.write_config(args.out);
     const torch::Device device(args.device);
     rltf::TorchBackend::set_default_device(device);
     rltf::Gpt2Tokenizer tokenizer =
@@ -140,7 +104,7 @@ int main(int argc, char** argv) {
     Policy policy(rltf::load_gpt2(args.model, {.device = device}), tokenizer);
     const auto n_positions = static_cast<std::size_t>(policy.model()->config().n_positions);
 
-    const auto all = rltf::data::load_mbpp(args.data, {.tests_in_prompt = args.tests_in_prompt});
+    const auto all = rltf::data::load_mbpp(args.data, {.tests_in_prompt = !args.no_tests_in_prompt});
     std::vector<rltf::Problem> train, validation;
     std::size_t skipped = 0;
     for (const auto& p : all) {
@@ -163,7 +127,7 @@ int main(int argc, char** argv) {
     const rltf::SamplingConfig sampling{.max_new_tokens = args.max_new_tokens,
                                         .temperature = 1.0F,
                                         .top_p = 0.95F,
-                                        .num_samples = args.samples,
+                                        .num_samples = args.num_samples,
                                         .stop = {"\n\n\n", "\nif __name__", "\nprint(", "\nassert "}};
     const rltf::EvalOptions eval{.num_samples = 0, .sampling = sampling, .greedy = true, .k = {}, .seed = args.seed};
     double before = -1.0, after = -1.0;

@@ -1,81 +1,32 @@
 #pragma once
 /// \file
-/// A small command-line reader for programs built on rltf (the examples and benchmarks use it):
-/// flags with values, numbers and lists checked as they are read, and errors that name the flag
-/// and the text it got. Every error is an rltf::invalid_argument, so a program prints it with its
-/// usage and exits with status 2.
+/// COMPATIBILITY ONLY: rltf::CommandLine, the hand-written argv walker that rltf-demo, rltf-ablation
+/// and rltf-generate still use until they move to rltf::programs::Cli (rltf_programs/options.hpp,
+/// on CLI11: generated --help, --flag=value, --config FILE). New code uses options.hpp; delete this
+/// class when its last user has moved. The parsing functions (rltf::parse_unsigned, ...) live in
+/// options.hpp, so both layers check values the same way.
 ///
 /// \code
 /// for (rltf::CommandLine args(argc, argv); args.next();) {
 ///   if (args.is("--out")) out = args.value();
 ///   else if (args.is("--seed")) seed = args.unsigned_value();
-///   else if (args.is("--lr")) lr = args.positive_value();
-///   else if (args.is("--seeds")) seeds = args.unsigned_list_value();   // "1,2,3"
-///   else if (args.is("--mode")) mode = args.choice_value<Mode>({{"fast", Mode::fast}, {"exact", Mode::exact}});
 ///   else if (args.is("--progress")) progress = args.choice_value(rltf::progress_modes);
 ///   else args.unknown();                                               // "unknown option '--x'"
 /// }
 /// \endcode
 
-#include <charconv>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <utility>
 #include <vector>
 
 #include "rltf/core/error.hpp"
+#include "rltf_programs/options.hpp"
 
 namespace rltf {
-
-/// `text` as a non-negative integer; throws rltf::invalid_argument naming `what` otherwise.
-[[nodiscard]] inline std::uint64_t parse_unsigned(std::string_view what, std::string_view text) {
-  std::uint64_t v = 0;
-  const auto* end = text.data() + text.size();
-  const auto [ptr, ec] = std::from_chars(text.data(), end, v);
-  if (text.empty() || ec != std::errc{} || ptr != end)
-    throw invalid_argument(std::string(what) + " needs a non-negative integer, got '" + std::string(text) + "'");
-  return v;
-}
-
-/// `text` as a finite number; throws rltf::invalid_argument naming `what` otherwise.
-[[nodiscard]] inline double parse_number(std::string_view what, std::string_view text) {
-  std::size_t used = 0;
-  double v = 0.0;
-  const std::string s(text);
-  try {
-    v = std::stod(s, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (s.empty() || used != s.size() || !(v - v == 0.0)) // the last test rejects inf and nan
-    throw invalid_argument(std::string(what) + " needs a number, got '" + s + "'");
-  return v;
-}
-
-/// `text` as a number > 0; throws rltf::invalid_argument naming `what` otherwise.
-[[nodiscard]] inline double parse_positive(std::string_view what, std::string_view text) {
-  const double v = parse_number(what, text);
-  if (!(v > 0.0))
-    throw invalid_argument(std::string(what) + " needs a positive number, got '" + std::string(text) + "'");
-  return v;
-}
-
-/// The comma-separated items of `text`, empty ones dropped.
-[[nodiscard]] inline std::vector<std::string> split_list(std::string_view text) {
-  std::vector<std::string> out;
-  while (!text.empty()) {
-    const auto comma = text.find(',');
-    const auto item = text.substr(0, comma);
-    if (!item.empty()) out.emplace_back(item);
-    if (comma == std::string_view::npos) break;
-    text.remove_prefix(comma + 1);
-  }
-  return out;
-}
 
 /// Walks argv one argument at a time; the *_value() calls consume the argument after a flag.
 class CommandLine {

@@ -1,7 +1,7 @@
 #pragma once
 /// \file
-/// Learning-curve plots as PNG files, with no dependencies (rltf_programs/png.hpp does the
-/// rasterising and the PNG encoding).
+/// Learning-curve plots as PNG files (rltf_programs/png.hpp does the rasterising, zlib the PNG
+/// compression).
 ///
 /// \code
 /// rltf::LinePlot plot{.title = "held-out pass@1", .x_label = "RL step", .y_label = "pass@1"};
@@ -29,7 +29,7 @@ namespace rltf {
 struct PlotSeries {
   std::string name;
   std::vector<std::pair<double, double>> points;
-  std::vector<double> errors;            ///< empty, or one half-width per point (drawn as vertical bars)
+  std::vector<double> errors;                 ///< empty, or one half-width per point (drawn as vertical bars)
   std::optional<programs::detail::Rgb> color; ///< default: the palette, in order
   bool markers = true;
 };
@@ -50,7 +50,7 @@ namespace programs::detail {
 
 inline const std::vector<Rgb>& palette() {
   static const std::vector<Rgb> p{{31, 119, 180},  {214, 39, 40}, {44, 160, 44},   {255, 127, 14},
-                                       {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {127, 127, 127}};
+                                  {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {127, 127, 127}};
   return p;
 }
 

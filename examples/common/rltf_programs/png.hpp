@@ -1,9 +1,7 @@
 #pragma once
 /// \file
 /// A small RGB raster image with line, rectangle, disc and 5×7 bitmap-text drawing, and a PNG
-/// encoder with no dependencies: the zlib stream is one deflate block with the fixed Huffman codes
-/// and back-references to the previous pixel or row (or, on request, stored blocks), with the
-/// PNG chunks' CRC-32 and zlib's Adler-32 computed here. Used for learning-curve plots.
+/// encoder whose deflate stream and chunk CRCs come from zlib. Used for learning-curve plots.
 
 #include <algorithm>
 #include <array>
@@ -16,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include <zlib.h>
+
 #include "rltf/core/error.hpp"
 
 namespace rltf::programs::detail {
@@ -26,133 +26,22 @@ struct Rgb {
   friend constexpr bool operator==(Rgb, Rgb) = default;
 };
 
-/// CRC-32 (ISO-HDLC, as PNG uses) of `data`, continuing from `crc` (0 to start).
-[[nodiscard]] inline std::uint32_t crc32(std::string_view data, std::uint32_t crc = 0) {
-  static const auto table = [] {
-    std::array<std::uint32_t, 256> t{};
-    for (std::uint32_t n = 0; n < 256; ++n) {
-      std::uint32_t c = n;
-      for (int k = 0; k < 8; ++k) c = (c & 1U) != 0 ? 0xEDB88320U ^ (c >> 1U) : c >> 1U;
-      t[n] = c;
-    }
-    return t;
-  }();
-  crc = ~crc;
-  for (unsigned char ch : data) crc = table[(crc ^ ch) & 0xFFU] ^ (crc >> 8U);
-  return ~crc;
-}
-
-/// Adler-32 of `data` (zlib's checksum).
-[[nodiscard]] inline std::uint32_t adler32(std::string_view data) {
-  std::uint32_t a = 1, b = 0;
-  for (unsigned char ch : data) {
-    a = (a + ch) % 65521U;
-    b = (b + a) % 65521U;
-  }
-  return (b << 16U) | a;
-}
-
-/// A zlib stream (RFC 1950) of stored deflate blocks (RFC 1951, BTYPE 00) holding `data`.
-[[nodiscard]] inline std::string zlib_stored(std::string_view data) {
-  std::string out;
-  out += static_cast<char>(0x78); // CM 8, CINFO 7
-  out += static_cast<char>(0x01); // FCHECK: (0x78 << 8 | 0x01) % 31 == 0, no dictionary, fastest
-  std::size_t pos = 0;
-  do {
-    const std::size_t len = std::min<std::size_t>(65535, data.size() - pos);
-    const bool final = pos + len == data.size();
-    out += static_cast<char>(final ? 1 : 0);
-    out += static_cast<char>(len & 0xFFU);
-    out += static_cast<char>((len >> 8U) & 0xFFU);
-    out += static_cast<char>(~len & 0xFFU);
-    out += static_cast<char>((~len >> 8U) & 0xFFU);
-    out.append(data.substr(pos, len));
-    pos += len;
-  } while (pos < data.size());
-  const std::uint32_t adler = adler32(data);
-  for (int shift = 24; shift >= 0; shift -= 8)
-    out += static_cast<char>((adler >> static_cast<unsigned>(shift)) & 0xFFU);
+/// `data` as a zlib stream (RFC 1950) by zlib's compress2 at `level` (0: stored blocks, 9: best).
+/// Throws rltf::error when zlib fails.
+[[nodiscard]] inline std::string zlib_compress(std::string_view data, int level = Z_BEST_COMPRESSION) {
+  uLongf size = compressBound(static_cast<uLong>(data.size()));
+  std::string out(size, '\0');
+  const int rc = compress2(reinterpret_cast<Bytef*>(out.data()), &size, reinterpret_cast<const Bytef*>(data.data()),
+                           static_cast<uLong>(data.size()), level);
+  if (rc != Z_OK) throw error("image: zlib's compress2 failed (" + std::to_string(rc) + ")");
+  out.resize(size);
   return out;
 }
 
-/// A zlib stream holding `data` in one deflate block with the fixed Huffman codes (RFC 1951
-/// §3.2.6, BTYPE 01), whose only back-references repeat the byte `pixel` back or `row` back (the
-/// previous pixel or scanline): no search, yet plots — long runs of identical pixels and rows —
-/// shrink by one or two orders of magnitude.
-[[nodiscard]] inline std::string zlib_fixed(std::string_view data, std::size_t pixel, std::size_t row) {
-  std::string out;
-  out += static_cast<char>(0x78);
-  out += static_cast<char>(0x01);
-  std::uint32_t acc = 0;
-  int used = 0;
-  auto bits = [&](std::uint32_t value, int count) { // LSB first
-    acc |= value << static_cast<unsigned>(used);
-    used += count;
-    while (used >= 8) {
-      out += static_cast<char>(acc & 0xFFU);
-      acc >>= 8U;
-      used -= 8;
-    }
-  };
-  auto huffman = [&](std::uint32_t code, int length) { // Huffman codes go MSB first
-    for (int i = length - 1; i >= 0; --i) bits((code >> static_cast<unsigned>(i)) & 1U, 1);
-  };
-  auto literal = [&](unsigned char c) {
-    if (c < 144)
-      huffman(0x30U + c, 8);
-    else
-      huffman(0x190U + (c - 144U), 9);
-  };
-  auto symbol = [&](unsigned sym) { // 256..287
-    if (sym < 280)
-      huffman(sym - 256U, 7);
-    else
-      huffman(0xC0U + (sym - 280U), 8);
-  };
-  static constexpr unsigned len_base[29] = {3,  4,  5,  6,  7,  8,  9,  10, 11,  13,  15,  17,  19,  23, 27,
-                                            31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258};
-  static constexpr int len_extra[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2,
-                                        2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
-  static constexpr unsigned dist_base[30] = {1,    2,    3,    4,    5,    7,    9,    13,    17,    25,
-                                             33,   49,   65,   97,   129,  193,  257,  385,   513,   769,
-                                             1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577};
-  static constexpr int dist_extra[30] = {0, 0, 0, 0, 1, 1, 2, 2,  3,  3,  4,  4,  5,  5,  6,
-                                         6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
-  auto match = [&](unsigned length, unsigned distance) {
-    int k = 28;
-    while (len_base[k] > length) --k;
-    symbol(257U + static_cast<unsigned>(k));
-    bits(length - len_base[k], len_extra[k]);
-    int d = 29;
-    while (dist_base[d] > distance) --d;
-    huffman(static_cast<std::uint32_t>(d), 5);
-    bits(distance - dist_base[d], dist_extra[d]);
-  };
-  bits(1, 1); // BFINAL
-  bits(1, 2); // BTYPE 01: fixed Huffman codes
-  std::size_t i = 0;
-  while (i < data.size()) {
-    std::size_t best = 0, best_distance = 0;
-    for (std::size_t distance : {row, pixel}) {
-      if (distance == 0 || distance > 32768 || distance > i) continue;
-      std::size_t n = 0;
-      while (n < 258 && i + n < data.size() && data[i + n] == data[i + n - distance]) ++n;
-      if (n > best) best = n, best_distance = distance;
-    }
-    if (best >= 3) {
-      match(static_cast<unsigned>(best), static_cast<unsigned>(best_distance));
-      i += best;
-    } else {
-      literal(static_cast<unsigned char>(data[i]));
-      ++i;
-    }
-  }
-  symbol(256); // end of block
-  if (used > 0) out += static_cast<char>(acc & 0xFFU);
-  const std::uint32_t adler = adler32(data);
-  for (int shift = 24; shift >= 0; shift -= 8)
-    out += static_cast<char>((adler >> static_cast<unsigned>(shift)) & 0xFFU);
-  return out;
+/// zlib's CRC-32 (ISO-HDLC, as PNG chunks use it) of `data`.
+[[nodiscard]] inline std::uint32_t png_crc32(std::string_view data) {
+  return static_cast<std::uint32_t>(
+      ::crc32_z(0, reinterpret_cast<const Bytef*>(data.data()), static_cast<z_size_t>(data.size())));
 }
 
 /// The 5×7 glyph of a character ('#' set); lowercase letters use the uppercase glyphs; unknown
@@ -299,7 +188,7 @@ public:
   }
 
   /// The image as a PNG file's bytes (8-bit RGB, no interlace, filter 0 on every row), its
-  /// scanlines deflated with fixed Huffman codes and run references (`compress`), or stored.
+  /// scanlines deflated by zlib at its best compression (`compress`), or in stored blocks.
   [[nodiscard]] std::string png(bool compress = true) const {
     std::string raw;
     raw.reserve(static_cast<std::size_t>(h_) * (1 + 3 * static_cast<std::size_t>(w_)));
@@ -323,7 +212,7 @@ public:
       out += be32(static_cast<std::uint32_t>(data.size()));
       const std::string body = std::string(type) + data;
       out += body;
-      out += be32(crc32(body));
+      out += be32(png_crc32(body));
     };
     std::string ihdr = be32(static_cast<std::uint32_t>(w_)) + be32(static_cast<std::uint32_t>(h_));
     ihdr += static_cast<char>(8); // bit depth
@@ -332,7 +221,7 @@ public:
     ihdr += '\0';                 // filter method 0
     ihdr += '\0';                 // no interlace
     chunk("IHDR", ihdr);
-    chunk("IDAT", compress ? zlib_fixed(raw, 3, 1 + 3 * static_cast<std::size_t>(w_)) : zlib_stored(raw));
+    chunk("IDAT", zlib_compress(raw, compress ? Z_BEST_COMPRESSION : Z_NO_COMPRESSION));
     chunk("IEND", "");
     return out;
   }
