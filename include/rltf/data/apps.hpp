@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "rltf/core/error.hpp"
+#include "rltf/core/options_json.hpp"
 #include "rltf/core/problem.hpp"
 #include "rltf/data/detail/json.hpp"
 
@@ -31,6 +32,7 @@ struct AppsOptions {
   /// Use at most this many reference solutions per problem (0: none, for a smaller memory footprint).
   std::size_t max_solutions = 1000;
 };
+RLTF_OPTIONS_JSON(AppsOptions, skip_without_tests, max_solutions)
 
 namespace detail {
 

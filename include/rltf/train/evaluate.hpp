@@ -39,11 +39,8 @@ struct EvalOptions {
   std::uint64_t seed = 0; ///< the evaluation's own RNG (never the trainer's)
 };
 
-/// The options as JSON (`nlohmann::json j = options;`).
-inline void to_json(nlohmann::json& j, const EvalOptions& o) {
-  j = {{"num_samples", o.num_samples}, {"sampling", o.sampling}, {"greedy", o.greedy}, {"k", o.k},
-       {"limits", o.limits},           {"seed", o.seed}};
-}
+/// The options to and from JSON (`nlohmann::json j = options;`, rltf/core/options_json.hpp).
+RLTF_OPTIONS_JSON(EvalOptions, num_samples, sampling, greedy, k, limits, seed)
 
 /// What evaluate() measured.
 struct EvalReport {
