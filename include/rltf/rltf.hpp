@@ -6,7 +6,7 @@
 
 // Vocabulary types, errors and the Backend and Policy concepts.
 #include "rltf/core/backend.hpp"
-#include "rltf/core/batching.hpp"
+#include "rltf/core/options_json.hpp"
 #include "rltf/core/error.hpp"
 #include "rltf/core/execution_result.hpp"
 #include "rltf/core/outcome.hpp"
