@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build ccache git clang-format
-  libeigen3-dev xtensor-dev librange-v3-dev libboost-dev doctest-dev nlohmann-json3-dev libcpp-httplib-dev
+  libeigen3-dev xtensor-dev libboost-dev doctest-dev nlohmann-json3-dev libcpp-httplib-dev
   libtorch-dev libgloo-dev libopenblas0-pthread
   python3 python3-torch
   libcli11-dev

@@ -6,9 +6,9 @@
 
 // Vocabulary types, errors and the Backend and Policy concepts.
 #include "rltf/core/backend.hpp"
-#include "rltf/core/batching.hpp"
 #include "rltf/core/error.hpp"
 #include "rltf/core/execution_result.hpp"
+#include "rltf/core/options_json.hpp"
 #include "rltf/core/outcome.hpp"
 #include "rltf/core/policy.hpp"
 #include "rltf/core/problem.hpp"

@@ -123,12 +123,12 @@ TEST_CASE("checkpoint: atomic directories, latest pointer, pruning, stale tempor
 }
 
 TEST_CASE("evaluate: unbiased pass@k and the report of a real policy") {
-  CHECK(rltf::unbiased_pass_at_k(10, 3, 1) == doctest::Approx(0.3));
-  CHECK(rltf::unbiased_pass_at_k(10, 3, 5) == doctest::Approx(1.0 - 21.0 / 252.0)); // 1 − C(7,5)/C(10,5)
-  CHECK(rltf::unbiased_pass_at_k(10, 0, 5) == 0.0);
-  CHECK(rltf::unbiased_pass_at_k(10, 8, 5) == 1.0);
-  CHECK_THROWS_AS((void)rltf::unbiased_pass_at_k(3, 4, 1), rltf::invalid_argument);
-  CHECK_THROWS_AS((void)rltf::unbiased_pass_at_k(3, 1, 4), rltf::invalid_argument);
+  CHECK(rltf::eval::pass_at_k(10, 3, 1) == doctest::Approx(0.3));
+  CHECK(rltf::eval::pass_at_k(10, 3, 5) == doctest::Approx(1.0 - 21.0 / 252.0)); // 1 − C(7,5)/C(10,5)
+  CHECK(rltf::eval::pass_at_k(10, 0, 5) == 0.0);
+  CHECK(rltf::eval::pass_at_k(10, 8, 5) == 1.0);
+  CHECK_THROWS_AS((void)rltf::eval::pass_at_k(3, 4, 1), rltf::invalid_argument);
+  CHECK_THROWS_AS((void)rltf::eval::pass_at_k(3, 1, 4), rltf::invalid_argument);
 
   // A policy that has learnt the digit family by supervised steps passes it greedily.
   auto policy = trainer_test::make_policy(4);

@@ -11,6 +11,7 @@
 
 #include "rltf/core/backend.hpp"
 #include "rltf/core/error.hpp"
+#include "rltf/core/options_json.hpp"
 #include "rltf/core/shape.hpp"
 
 namespace rltf::algo {
@@ -20,6 +21,7 @@ struct GaeOptions {
   float gamma = 1.0F;
   float lambda = 0.95F;
 };
+RLTF_OPTIONS_JSON(GaeOptions, gamma, lambda)
 
 /// GAE results, both [B, T] and zero on padding.
 template <Backend B>
@@ -88,6 +90,7 @@ struct GroupNormOptions {
   float eps = 1e-4F;        ///< added to the standard deviation (docs/training.md)
   bool unbiased_std = true; ///< divide by G − 1 (as torch.std does) rather than G
 };
+RLTF_OPTIONS_JSON(GroupNormOptions, eps, unbiased_std)
 
 /// GRPO advantages: rewards come in consecutive groups of `group_size` samples of one prompt;
 /// each becomes (r − mean_g) / (std_g + eps).

@@ -31,6 +31,7 @@
 #include "rltf/algo/ppo.hpp"
 #include "rltf/core/backend.hpp"
 #include "rltf/core/error.hpp"
+#include "rltf/core/options_json.hpp"
 #include "rltf/core/shape.hpp"
 
 namespace rltf::algo {
@@ -44,7 +45,7 @@ struct LossGrad {
   /// The sum of two losses over the same log-probabilities (gradients add).
   friend LossGrad operator+(const LossGrad& a, const LossGrad& b) {
     rltf::detail::require_same_shape("rltf::algo::LossGrad::operator+", B::shape(a.grad), B::shape(b.grad), "lhs grad",
-                               "rhs grad");
+                                     "rhs grad");
     return {B::add(a.loss, b.loss), B::add(a.grad, b.grad)};
   }
   /// The loss scaled by `s` (and its gradient).
@@ -138,6 +139,7 @@ struct GrpoLossOptions {
   KlEstimator kl_estimator = KlEstimator::k3;     ///< GRPO's choice
   Reduction reduction = Reduction::sequence_mean; ///< GRPO averages per sequence, then over the group
 };
+RLTF_OPTIONS_JSON(GrpoLossOptions, clip, kl_coef, kl_estimator, reduction)
 
 /// GRPO: the clipped surrogate with advantages A_it plus β · KL(π ‖ π_ref), and its gradient.
 template <Backend B>

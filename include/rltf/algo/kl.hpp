@@ -6,9 +6,11 @@
 #include <algorithm>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "rltf/core/backend.hpp"
 #include "rltf/core/error.hpp"
+#include "rltf/core/options_json.hpp"
 #include "rltf/core/shape.hpp"
 
 namespace rltf::algo {
@@ -20,22 +22,22 @@ enum class KlEstimator {
   k3, ///< r − 1 − log r (unbiased, non-negative; GRPO's choice)
 };
 
+/// KlEstimator by name, for configuration files.
+inline constexpr std::pair<std::string_view, KlEstimator> kl_estimators[] = {
+    {"k1", KlEstimator::k1}, {"k2", KlEstimator::k2}, {"k3", KlEstimator::k3}};
+RLTF_ENUM_JSON(KlEstimator, kl_estimators)
+
 [[nodiscard]] constexpr std::string_view to_string(KlEstimator k) noexcept {
-  switch (k) {
-  case KlEstimator::k1:
-    return "k1";
-  case KlEstimator::k2:
-    return "k2";
-  case KlEstimator::k3:
-    return "k3";
-  }
+  for (const auto& [name, v] : kl_estimators)
+    if (v == k) return name;
   return "?";
 }
 
 /// The per-token KL estimate; `logprobs` and `ref_logprobs` have equal shapes.
 template <Backend B>
 [[nodiscard]] tensor_t<B> kl(const tensor_t<B>& logprobs, const tensor_t<B>& ref_logprobs, KlEstimator estimator) {
-  rltf::detail::require_same_shape("rltf::algo::kl", B::shape(logprobs), B::shape(ref_logprobs), "logprobs", "ref_logprobs");
+  rltf::detail::require_same_shape("rltf::algo::kl", B::shape(logprobs), B::shape(ref_logprobs), "logprobs",
+                                   "ref_logprobs");
   const auto log_r = B::sub(ref_logprobs, logprobs);
   switch (estimator) {
   case KlEstimator::k1:
@@ -55,6 +57,7 @@ struct KlControlOptions {
   float target = 6.0F;      ///< target KL per sequence (adaptive only)
   float horizon = 10000.0F; ///< adaptation horizon in samples (adaptive only)
 };
+RLTF_OPTIONS_JSON(KlControlOptions, initial, adaptive, target, horizon)
 
 /// β, fixed or adapted: e = clip(KL/target − 1, −0.2, 0.2), β ← β (1 + e·n/horizon).
 class KlController {

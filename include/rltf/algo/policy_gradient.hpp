@@ -5,8 +5,10 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "rltf/core/backend.hpp"
+#include "rltf/core/options_json.hpp"
 #include "rltf/core/shape.hpp"
 
 namespace rltf::algo {
@@ -17,8 +19,15 @@ enum class Reduction {
   sequence_mean, ///< (1/B) Σ_i (Σ_t x_it m_it / Σ_t m_it) — every sequence weighs the same
 };
 
+/// Reduction by name, for configuration files.
+inline constexpr std::pair<std::string_view, Reduction> reductions[] = {{"token_mean", Reduction::token_mean},
+                                                                        {"sequence_mean", Reduction::sequence_mean}};
+RLTF_ENUM_JSON(Reduction, reductions)
+
 [[nodiscard]] constexpr std::string_view to_string(Reduction r) noexcept {
-  return r == Reduction::token_mean ? "token_mean" : "sequence_mean";
+  for (const auto& [name, v] : reductions)
+    if (v == r) return name;
+  return "?";
 }
 
 /// Σ_t x·m / max(Σ_t m, 1) per row of [B, T] tensors: a [B] tensor.

@@ -35,6 +35,7 @@
 #include "rltf/algo/policy_gradient.hpp"
 #include "rltf/core/backend.hpp"
 #include "rltf/core/error.hpp"
+#include "rltf/core/options_json.hpp"
 #include "rltf/core/sample.hpp"
 #include "rltf/core/shape.hpp"
 
@@ -54,25 +55,18 @@ enum class SupervisedMode {
   alternate, ///< even steps L_RL, odd steps λ_sl·L_SL
 };
 
-[[nodiscard]] constexpr std::string_view to_string(Baseline b) noexcept {
-  switch (b) {
-  case Baseline::none:
-    return "none";
-  case Baseline::greedy:
-    return "greedy";
-  case Baseline::best:
-    return "best";
-  case Baseline::group_mean:
-    return "group_mean";
-  }
-  return "none";
-}
-
 /// Baseline by name, for command lines and configuration files.
 inline constexpr std::pair<std::string_view, Baseline> baselines[] = {{"none", Baseline::none},
                                                                       {"greedy", Baseline::greedy},
                                                                       {"best", Baseline::best},
                                                                       {"group_mean", Baseline::group_mean}};
+RLTF_ENUM_JSON(Baseline, baselines)
+
+[[nodiscard]] constexpr std::string_view to_string(Baseline b) noexcept {
+  for (const auto& [name, v] : baselines)
+    if (v == b) return name;
+  return "none";
+}
 
 /// Parses "none", "greedy", "best", "group_mean"; nullopt otherwise.
 [[nodiscard]] constexpr std::optional<Baseline> baseline_from_string(std::string_view s) noexcept {
@@ -81,8 +75,15 @@ inline constexpr std::pair<std::string_view, Baseline> baselines[] = {{"none", B
   return std::nullopt;
 }
 
+/// SupervisedMode by name, for configuration files.
+inline constexpr std::pair<std::string_view, SupervisedMode> supervised_modes[] = {
+    {"sum", SupervisedMode::sum}, {"alternate", SupervisedMode::alternate}};
+RLTF_ENUM_JSON(SupervisedMode, supervised_modes)
+
 [[nodiscard]] constexpr std::string_view to_string(SupervisedMode m) noexcept {
-  return m == SupervisedMode::sum ? "sum" : "alternate";
+  for (const auto& [name, v] : supervised_modes)
+    if (v == m) return name;
+  return "?";
 }
 
 /// Every switch of the RLTF loss — one aggregate, used by rltf_loss() and by rltf::RltfTrainer
@@ -94,6 +95,7 @@ struct RltfLossOptions {
   std::size_t sl_batch_size = 8;                ///< ground-truth solutions per supervised step (trainers)
   Reduction reduction = Reduction::token_mean;  ///< token_mean is the paper's 1/ΣT_i
 };
+RLTF_OPTIONS_JSON(RltfLossOptions, baseline, sl_coef, sl_mode, sl_batch_size, reduction)
 
 /// The per-problem state the baselines need: each problem's latest greedy reward and best reward.
 /// Call update() once per problem per round, with the rewards of that round's samples (and of its

@@ -32,6 +32,7 @@
 
 #include "rltf/buffer/buffer.hpp"
 #include "rltf/core/error.hpp"
+#include "rltf/core/options_json.hpp"
 #include "rltf/core/rng.hpp"
 #include "rltf/detail/random.hpp"
 
@@ -56,6 +57,7 @@ struct OnlineBufferOptions {
   /// shuffled, then further shuffles of it); otherwise draw each element independently.
   bool without_replacement = true;
 };
+RLTF_OPTIONS_JSON(OnlineBufferOptions, capacity, refresh_every, without_replacement)
 
 /// A FIFO buffer with a periodically refreshed learner's view; a model of rltf::Buffer.
 template <class T>

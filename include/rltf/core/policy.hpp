@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "rltf/core/backend.hpp"
+#include "rltf/core/options_json.hpp"
 #include "rltf/core/rng.hpp"
 #include "rltf/core/sample.hpp"
 
@@ -33,6 +34,7 @@ struct SamplingConfig {
   bool greedy = false;           ///< argmax decoding (ignores temperature, top-p, top-k)
   std::vector<std::string> stop; ///< stop strings: generation ends after the first one appears
 };
+RLTF_OPTIONS_JSON(SamplingConfig, max_new_tokens, temperature, top_p, top_k, num_samples, greedy, stop)
 
 template <class P>
 concept Policy = Backend<typename P::backend> &&

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "rltf/core/error.hpp"
+#include "rltf/core/options_json.hpp"
 #include "rltf/core/problem.hpp"
 #include "rltf/data/detail/json.hpp"
 
@@ -31,6 +32,7 @@ struct AppsOptions {
   /// Use at most this many reference solutions per problem (0: none, for a smaller memory footprint).
   std::size_t max_solutions = 1000;
 };
+RLTF_OPTIONS_JSON(AppsOptions, skip_without_tests, max_solutions)
 
 namespace detail {
 
@@ -54,13 +56,13 @@ namespace detail {
 [[nodiscard]] inline std::string read_optional(const std::filesystem::path& p) {
   std::error_code ec;
   if (!std::filesystem::exists(p, ec)) return {};
-  return detail::read_file_bytes(p);
+  return rltf::detail::read_file(p, detail::max_dataset_file_bytes);
 }
 
 /// Loads one problem folder; false when it has no tests and they may be skipped.
 inline bool load_folder(const std::filesystem::path& dir, const AppsOptions& options, Problem& p) {
   const auto question_path = dir / "question.txt";
-  const std::string question = detail::read_file_bytes(question_path);
+  const std::string question = rltf::detail::read_file(question_path, detail::max_dataset_file_bytes);
   const auto io_path = dir / "input_output.json";
   std::error_code ec;
   if (!std::filesystem::exists(io_path, ec)) {
@@ -68,7 +70,7 @@ inline bool load_folder(const std::filesystem::path& dir, const AppsOptions& opt
     throw parse_error(io_path.string(), 0, "", "missing: the problem has no tests");
   }
   const std::string io_file = io_path.string();
-  const auto io = detail::parse_json_document(detail::read_file_bytes(io_path), io_file);
+  const auto io = detail::parse_json(rltf::detail::read_file(io_path, detail::max_dataset_file_bytes), io_file);
   if (!io.is_object()) throw parse_error(io_file, 0, "", "expected a JSON object, got " + detail::json_type(io));
   const detail::json_where w{io_file, 0};
   const auto& inputs = detail::require_array(io, "inputs", w);
@@ -103,7 +105,7 @@ inline bool load_folder(const std::filesystem::path& dir, const AppsOptions& opt
   const auto solutions_path = dir / "solutions.json";
   if (std::filesystem::exists(solutions_path, ec) && options.max_solutions > 0) {
     const std::string file = solutions_path.string();
-    const auto sols = detail::parse_json_document(detail::read_file_bytes(solutions_path), file);
+    const auto sols = detail::parse_json(rltf::detail::read_file(solutions_path, detail::max_dataset_file_bytes), file);
     if (!sols.is_array()) throw parse_error(file, 0, "", "expected a list of programs, got " + detail::json_type(sols));
     for (std::size_t i = 0; i < sols.size() && p.solutions.size() < options.max_solutions; ++i) {
       if (!sols[i].is_string())
@@ -115,7 +117,7 @@ inline bool load_folder(const std::filesystem::path& dir, const AppsOptions& opt
   const auto metadata_path = dir / "metadata.json";
   if (std::filesystem::exists(metadata_path, ec)) {
     const std::string file = metadata_path.string();
-    const auto meta = detail::parse_json_document(detail::read_file_bytes(metadata_path), file);
+    const auto meta = detail::parse_json(rltf::detail::read_file(metadata_path, detail::max_dataset_file_bytes), file);
     if (!meta.is_object()) throw parse_error(file, 0, "", "expected a JSON object, got " + detail::json_type(meta));
   }
   return true;

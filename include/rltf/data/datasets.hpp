@@ -26,6 +26,7 @@ struct DatasetOptions {
   MbppOptions mbpp{};
   AppsOptions apps{};
 };
+RLTF_OPTIONS_JSON(DatasetOptions, plus, mbpp, apps)
 
 /// The dataset names load_dataset knows, and the bundled file each reads from the data folder.
 inline constexpr std::array<std::pair<std::string_view, std::string_view>, 4> bundled_datasets{{

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "rltf/core/options_json.hpp"
 #include "rltf/core/problem.hpp"
 #include "rltf/data/detail/json.hpp"
 #include "rltf/data/detail/plus.hpp"
@@ -27,6 +28,7 @@ struct PlusOptions {
   /// HumanEval+ task); the default takes them all.
   std::size_t max_plus_inputs = std::numeric_limits<std::size_t>::max();
 };
+RLTF_OPTIONS_JSON(PlusOptions, base_inputs, max_plus_inputs)
 
 /// Loads HumanEval (`HumanEval.jsonl` or `.jsonl.gz`). Throws rltf::io_error when the file cannot
 /// be read, rltf::parse_error (file, line, field) when it is malformed.

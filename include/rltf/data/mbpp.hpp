@@ -15,10 +15,11 @@
 #include <string>
 #include <vector>
 
+#include "rltf/core/options_json.hpp"
 #include "rltf/core/problem.hpp"
-#include "rltf/data/humaneval.hpp"
 #include "rltf/data/detail/json.hpp"
 #include "rltf/data/detail/plus.hpp"
+#include "rltf/data/humaneval.hpp"
 
 namespace rltf::data {
 
@@ -31,6 +32,7 @@ struct MbppOptions {
   /// Also run `challenge_test_list` (usually empty).
   bool challenge_tests = false;
 };
+RLTF_OPTIONS_JSON(MbppOptions, tests_in_prompt, challenge_tests)
 
 namespace detail {
 /// The function the tests call: the first `def NAME(` of the reference code whose NAME( appears in

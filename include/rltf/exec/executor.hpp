@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "rltf/core/execution_result.hpp"
+#include "rltf/core/options_json.hpp"
 #include "rltf/core/problem.hpp"
 
 namespace rltf {
@@ -30,6 +31,8 @@ struct Limits {
   std::size_t max_processes = 16;                  ///< processes the child may create (fork bombs)
   bool stop_at_first_failure = false;              ///< skip the remaining tests after the first that does not pass
 };
+RLTF_OPTIONS_JSON(Limits, test_timeout_s, program_timeout_s, cpu_time_s, memory_bytes, output_bytes, max_processes,
+                  stop_at_first_failure)
 
 /// One program with its tests, for run_all.
 struct Job {

@@ -43,6 +43,7 @@
 
 #include "rltf/core/error.hpp"
 #include "rltf/core/shape.hpp"
+#include "rltf/detail/json.hpp"
 #include "rltf/formats/detail/half.hpp"
 #include "rltf/formats/detail/mapped_file.hpp"
 
@@ -109,18 +110,12 @@ namespace detail {
   throw parse_error(std::string(source), 0, std::move(field), what);
 }
 
-/// A JSON value for an error message, cut to a readable length.
-inline std::string brief(const nlohmann::json& value) {
-  std::string text = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  if (text.size() > 64) text = text.substr(0, 61) + "...";
-  return text;
-}
+using rltf::detail::json_brief;
 
 /// A non-negative integer that fits in 64 bits, else a parse_error naming `field`.
 inline std::uint64_t json_unsigned(const nlohmann::json& value, std::string_view source, const std::string& field) {
-  if (value.is_number_unsigned()) return value.get<std::uint64_t>();
-  if (value.is_number_integer()) fail(source, field, "must not be negative, got " + brief(value));
-  fail(source, field, "must be a non-negative integer, got " + brief(value));
+  const std::string file(source);
+  return rltf::detail::expect_unsigned(value, {file, 0}, field);
 }
 
 /// Parses JSON and rejects duplicate keys in any object (nlohmann would silently keep the last).
@@ -187,7 +182,7 @@ inline nlohmann::json parse_json_unique(std::string_view text, std::string_view 
       if (!value.is_object()) fail(source, key, "must be an object of strings");
       for (const auto& [mk, mv] : value.items()) {
         if (!mv.is_string())
-          fail(source, "__metadata__." + mk, "metadata values must be strings, got " + detail::brief(mv));
+          fail(source, "__metadata__." + mk, "metadata values must be strings, got " + detail::json_brief(mv));
         header.metadata.emplace(mk, mv.get<std::string>());
       }
       continue;
@@ -204,15 +199,15 @@ inline nlohmann::json parse_json_unique(std::string_view text, std::string_view 
 
     const auto dtype_it = value.find("dtype");
     if (dtype_it == value.end()) fail(source, key + ".dtype", "missing");
-    if (!dtype_it->is_string()) fail(source, key + ".dtype", "must be a string, got " + detail::brief(*dtype_it));
+    if (!dtype_it->is_string()) fail(source, key + ".dtype", "must be a string, got " + detail::json_brief(*dtype_it));
     const auto dtype = dtype_from_name(dtype_it->get<std::string>());
-    if (!dtype) fail(source, key + ".dtype", "unknown dtype " + detail::brief(*dtype_it));
+    if (!dtype) fail(source, key + ".dtype", "unknown dtype " + detail::json_brief(*dtype_it));
     info.dtype = *dtype;
 
     const auto shape_it = value.find("shape");
     if (shape_it == value.end()) fail(source, key + ".shape", "missing");
     if (!shape_it->is_array())
-      fail(source, key + ".shape", "must be an array of dimensions, got " + detail::brief(*shape_it));
+      fail(source, key + ".shape", "must be an array of dimensions, got " + detail::json_brief(*shape_it));
     for (const auto& dim : *shape_it) {
       const std::uint64_t d = detail::json_unsigned(dim, source, key + ".shape");
       if (d > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
@@ -235,7 +230,7 @@ inline nlohmann::json parse_json_unique(std::string_view text, std::string_view 
     const auto offsets_it = value.find("data_offsets");
     if (offsets_it == value.end()) fail(source, key + ".data_offsets", "missing");
     if (!offsets_it->is_array() || offsets_it->size() != 2)
-      fail(source, key + ".data_offsets", "must be an array [begin, end], got " + detail::brief(*offsets_it));
+      fail(source, key + ".data_offsets", "must be an array [begin, end], got " + detail::json_brief(*offsets_it));
     const std::uint64_t begin = detail::json_unsigned((*offsets_it)[0], source, key + ".data_offsets");
     const std::uint64_t end = detail::json_unsigned((*offsets_it)[1], source, key + ".data_offsets");
     if (begin > end)

@@ -1,7 +1,7 @@
 #pragma once
 /// \file
 /// Held-out evaluation of a policy: n samples per problem (and a greedy decode) executed against
-/// the problems' tests, reported as unbiased pass@k (1 − C(n−c, k)/C(n, k), averaged over
+/// the problems' tests, reported as unbiased pass@k (rltf::eval::pass_at_k, averaged over
 /// problems) and greedy pass@1.
 ///
 /// \code
@@ -22,7 +22,9 @@
 #include "rltf/core/policy.hpp"
 #include "rltf/core/problem.hpp"
 #include "rltf/core/rng.hpp"
+#include "rltf/eval/pass_at_k.hpp"
 #include "rltf/exec/executor.hpp"
+#include "rltf/exec/job.hpp"
 #include "rltf/train/options.hpp"
 
 namespace rltf {
@@ -37,11 +39,8 @@ struct EvalOptions {
   std::uint64_t seed = 0; ///< the evaluation's own RNG (never the trainer's)
 };
 
-/// The options as JSON (`nlohmann::json j = options;`).
-inline void to_json(nlohmann::json& j, const EvalOptions& o) {
-  j = {{"num_samples", o.num_samples}, {"sampling", o.sampling}, {"greedy", o.greedy}, {"k", o.k},
-       {"limits", o.limits},           {"seed", o.seed}};
-}
+/// The options to and from JSON (`nlohmann::json j = options;`, rltf/core/options_json.hpp).
+RLTF_OPTIONS_JSON(EvalOptions, num_samples, sampling, greedy, k, limits, seed)
 
 /// What evaluate() measured.
 struct EvalReport {
@@ -68,17 +67,6 @@ struct EvalReport {
     return j;
   }
 };
-
-/// The unbiased estimator of pass@k for one problem with n samples of which c pass:
-/// 1 − C(n−c, k)/C(n, k), in the numerically stable product form. Throws
-/// rltf::invalid_argument unless c ≤ n and 1 ≤ k ≤ n.
-[[nodiscard]] inline double unbiased_pass_at_k(std::size_t n, std::size_t c, std::size_t k) {
-  if (c > n || k == 0 || k > n) throw invalid_argument("pass@k: need c ≤ n and 1 ≤ k ≤ n");
-  if (n - c < k) return 1.0;
-  double fail = 1.0;
-  for (std::size_t i = n - c + 1; i <= n; ++i) fail *= 1.0 - static_cast<double>(k) / static_cast<double>(i);
-  return 1.0 - fail;
-}
 
 /// Samples, executes and scores `policy` on `problems`.
 template <Policy P, Executor E>
@@ -109,10 +97,9 @@ template <Policy P, Executor E>
   const std::size_t n = options.num_samples;
   for (std::size_t i = 0; i < samples.size(); ++i) {
     const Problem& p = problems[i / n];
-    jobs.push_back(Job{make_program(p, samples[i].text), p.tests, options.limits});
+    jobs.push_back(make_job(p, samples[i].text, options.limits));
   }
-  for (std::size_t i = 0; i < greedy.size(); ++i)
-    jobs.push_back(Job{make_program(problems[i], greedy[i].text), problems[i].tests, options.limits});
+  for (std::size_t i = 0; i < greedy.size(); ++i) jobs.push_back(make_job(problems[i], greedy[i].text, options.limits));
   const std::vector<ExecutionResult> results = executor.run_all(std::span<const Job>(jobs));
   if (results.size() != jobs.size()) throw executor_error("evaluate: the executor lost results");
   EvalReport r;
@@ -129,11 +116,10 @@ template <Policy P, Executor E>
   if (!samples.empty()) {
     r.sample_pass = static_cast<double>(passed) / static_cast<double>(samples.size());
     r.executable = static_cast<double>(executable) / static_cast<double>(samples.size());
-    for (auto k : options.k) {
-      double sum = 0.0;
-      for (auto c : r.correct) sum += unbiased_pass_at_k(n, c, k);
-      r.pass_at_k[k] = sum / static_cast<double>(problems.size());
-    }
+    std::vector<eval::ProblemCount> counts;
+    counts.reserve(r.correct.size());
+    for (const auto c : r.correct) counts.push_back({n, c});
+    for (auto k : options.k) r.pass_at_k[k] = eval::mean_pass_at_k(std::span<const eval::ProblemCount>(counts), k);
   }
   if (!greedy.empty()) {
     std::size_t g = 0;

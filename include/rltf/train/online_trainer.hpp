@@ -43,12 +43,13 @@
 #include "rltf/core/problem.hpp"
 #include "rltf/core/rng.hpp"
 #include "rltf/core/sample.hpp"
-#include "rltf/train/detail/config.hpp"
 #include "rltf/detail/random.hpp"
 #include "rltf/exec/executor.hpp"
+#include "rltf/exec/job.hpp"
 #include "rltf/feedback/feedback.hpp"
 #include "rltf/tokenize/tokenizer.hpp"
 #include "rltf/train/checkpoint.hpp"
+#include "rltf/train/detail/config.hpp"
 #include "rltf/train/metrics.hpp"
 #include "rltf/train/options.hpp"
 #include "rltf/train/progress.hpp"
@@ -443,7 +444,7 @@ private:
     for (const auto* list : {&samples, &greedy})
       for (const auto& s : *list) {
         const Problem& p = problems_[s.problem];
-        jobs.push_back(Job{make_program(p, s.text), p.tests, rollout_.limits});
+        jobs.push_back(make_job(p, s.text, rollout_.limits));
       }
     const std::vector<ExecutionResult> results = executor_->run_all(std::span<const Job>(jobs));
     if (results.size() != jobs.size()) throw executor_error("OnlineTrainer: the executor lost results");

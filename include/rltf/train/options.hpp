@@ -11,6 +11,12 @@
 ///     .run = {.seed = 1, .output_dir = "runs/demo", .checkpoint_every = 50},
 ///     .loss = {.baseline = rltf::Baseline::greedy}};
 /// \endcode
+///
+/// Every aggregate here (and the ones it holds) converts to and from JSON, enums by name
+/// (rltf/core/options_json.hpp): `nlohmann::json j = options;` for logs and for checkpoints, which
+/// record the options that shape a run so that a run is resumed only with the options it was made
+/// with (rltf::OnlineTrainer); `rltf::load_options<rltf::RltfOptions>("run.json")` to read a run's
+/// configuration, strictly (unknown keys and wrong types are errors naming the key path).
 
 #include <cstddef>
 #include <cstdint>
@@ -25,6 +31,7 @@
 #include "rltf/algo/policy_gradient.hpp"
 #include "rltf/algo/rltf_loss.hpp"
 #include "rltf/buffer/online_buffer.hpp"
+#include "rltf/core/options_json.hpp"
 #include "rltf/core/policy.hpp"
 #include "rltf/exec/executor.hpp"
 #include "rltf/train/trainable_policy.hpp"
@@ -44,6 +51,7 @@ struct RolloutOptions {
   Limits limits{};             ///< resource limits of each program
   std::size_t round_every = 1; ///< optimiser steps between rollout rounds (≥ 1)
 };
+RLTF_OPTIONS_JSON(RolloutOptions, problems_per_round, sampling, greedy_baseline, limits, round_every)
 
 /// The learner: optimiser steps, batches, the buffer, and how the generator gets the weights.
 struct LearnerOptions {
@@ -59,6 +67,7 @@ struct LearnerOptions {
   /// learner synced every K optimiser steps (the policy must be copy-constructible).
   std::size_t sync_every = 0;
 };
+RLTF_OPTIONS_JSON(LearnerOptions, steps, batch_size, optimizer, warmup_steps, buffer, sync_every)
 
 /// How a terminal shows progress.
 enum class ProgressMode {
@@ -73,6 +82,7 @@ inline constexpr std::pair<std::string_view, ProgressMode> progress_modes[] = {{
                                                                                {"bar", ProgressMode::bar},
                                                                                {"lines", ProgressMode::lines},
                                                                                {"off", ProgressMode::off}};
+RLTF_ENUM_JSON(ProgressMode, progress_modes)
 
 /// Operations: seed, output, logs, checkpoints.
 struct RunOptions {
@@ -85,6 +95,8 @@ struct RunOptions {
   std::size_t log_every = 1;  ///< plain-line progress every N steps
   std::size_t eval_every = 0; ///< steps between calls of the trainer's evaluation hook (0: never)
 };
+RLTF_OPTIONS_JSON(RunOptions, seed, output_dir, checkpoint_every, keep_checkpoints, resume, progress, log_every,
+                  eval_every)
 
 /// The RLTF loss's switches live in one place, algo/rltf_loss.hpp (defaults: the paper's —
 /// historical-best baseline, λ_sl = 1 summed every step, token mean); the trainer uses them as is.
@@ -100,6 +112,7 @@ struct RltfOptions {
   RunOptions run{};
   RltfLossOptions loss{};
 };
+RLTF_OPTIONS_JSON(RltfOptions, rollout, learner, run, loss)
 
 /// GRPO's advantages and loss (docs/training.md).
 struct GrpoObjectiveOptions {
@@ -110,6 +123,7 @@ struct GrpoObjectiveOptions {
   float token_reward_scale = 1.0F;
   algo::GrpoLossOptions loss{}; ///< clip 0.2, β 0.04, k3, per-sequence mean
 };
+RLTF_OPTIONS_JSON(GrpoObjectiveOptions, std_eps, unbiased_std, token_reward_scale, loss)
 
 /// Options of rltf::GrpoTrainer. By default a round's G samples per problem are used for
 /// `round_every` optimiser steps and then displaced (the buffer holds one round).
@@ -129,69 +143,6 @@ struct GrpoOptions {
   RunOptions run{};
   GrpoObjectiveOptions objective{};
 };
-
-namespace algo {
-inline void to_json(nlohmann::json& j, const RltfLossOptions& o) {
-  j = {{"baseline", to_string(o.baseline)},
-       {"sl_coef", o.sl_coef},
-       {"sl_mode", to_string(o.sl_mode)},
-       {"sl_batch_size", o.sl_batch_size},
-       {"reduction", to_string(o.reduction)}};
-}
-inline void to_json(nlohmann::json& j, const GrpoLossOptions& o) {
-  j = {{"clip", o.clip},
-       {"kl_coef", o.kl_coef},
-       {"kl_estimator", to_string(o.kl_estimator)},
-       {"reduction", to_string(o.reduction)}};
-}
-} // namespace algo
-
-/// \name The options as JSON
-/// `nlohmann::json j = options;` for any of the aggregates above (and the ones they hold), enums
-/// by name: for logs, and for checkpoints, which record the options that shape a run so that a
-/// run is resumed only with the options it was made with (rltf::OnlineTrainer).
-/// @{
-inline void to_json(nlohmann::json& j, const SamplingConfig& c) {
-  j = {{"max_new_tokens", c.max_new_tokens}, {"temperature", c.temperature}, {"top_p", c.top_p}, {"top_k", c.top_k},
-       {"num_samples", c.num_samples},       {"greedy", c.greedy},           {"stop", c.stop}};
-}
-inline void to_json(nlohmann::json& j, const Limits& l) {
-  j = {{"test_timeout_s", l.test_timeout_s},
-       {"program_timeout_s", l.program_timeout_s},
-       {"cpu_time_s", l.cpu_time_s},
-       {"memory_bytes", l.memory_bytes},
-       {"output_bytes", l.output_bytes},
-       {"max_processes", l.max_processes},
-       {"stop_at_first_failure", l.stop_at_first_failure}};
-}
-inline void to_json(nlohmann::json& j, const OptimizerOptions& o) {
-  j = {{"lr", o.lr},
-       {"beta1", o.beta1},
-       {"beta2", o.beta2},
-       {"eps", o.eps},
-       {"weight_decay", o.weight_decay},
-       {"max_grad_norm", o.max_grad_norm}};
-}
-inline void to_json(nlohmann::json& j, const OnlineBufferOptions& b) {
-  j = {{"capacity", b.capacity}, {"refresh_every", b.refresh_every}, {"without_replacement", b.without_replacement}};
-}
-inline void to_json(nlohmann::json& j, const RolloutOptions& r) {
-  j = {{"problems_per_round", r.problems_per_round},
-       {"sampling", r.sampling},
-       {"greedy_baseline", r.greedy_baseline},
-       {"limits", r.limits},
-       {"round_every", r.round_every}};
-}
-inline void to_json(nlohmann::json& j, const LearnerOptions& l) {
-  j = {{"steps", l.steps},   {"batch_size", l.batch_size}, {"optimizer", l.optimizer}, {"warmup_steps", l.warmup_steps},
-       {"buffer", l.buffer}, {"sync_every", l.sync_every}};
-}
-inline void to_json(nlohmann::json& j, const GrpoObjectiveOptions& g) {
-  j = {{"std_eps", g.std_eps},
-       {"unbiased_std", g.unbiased_std},
-       {"token_reward_scale", g.token_reward_scale},
-       {"loss", g.loss}};
-}
-/// @}
+RLTF_OPTIONS_JSON(GrpoOptions, rollout, learner, run, objective)
 
 } // namespace rltf

@@ -44,15 +44,8 @@ struct SftOptions {
   std::uint64_t seed = 0;
 };
 
-/// The options as JSON (`nlohmann::json j = options;`).
-inline void to_json(nlohmann::json& j, const SftOptions& o) {
-  j = {{"steps", o.steps},
-       {"batch_size", o.batch_size},
-       {"optimizer", o.optimizer},
-       {"warmup_steps", o.warmup_steps},
-       {"final_lr_fraction", o.final_lr_fraction},
-       {"seed", o.seed}};
-}
+/// The options to and from JSON (`nlohmann::json j = options;`, rltf/core/options_json.hpp).
+RLTF_OPTIONS_JSON(SftOptions, steps, batch_size, optimizer, warmup_steps, final_lr_fraction, seed)
 
 /// Trains `policy` on `targets` (prompt tokens + target tokens ending in eos, e.g. from
 /// supervised_samples()). Calls `on_step(step, loss)` after each step; returns the losses.

@@ -33,6 +33,7 @@
 #include <span>
 #include <type_traits>
 
+#include "rltf/core/options_json.hpp"
 #include "rltf/core/policy.hpp"
 #include "rltf/core/sample.hpp"
 #include "rltf/tokenize/tokenizer.hpp"
@@ -49,6 +50,7 @@ struct OptimizerOptions {
   float weight_decay = 0.0F;  ///< decoupled weight decay (AdamW)
   float max_grad_norm = 1.0F; ///< clip the gradients' global norm to this; 0 disables clipping
 };
+RLTF_OPTIONS_JSON(OptimizerOptions, lr, beta1, beta2, eps, weight_decay, max_grad_norm)
 
 template <class P>
 concept TrainablePolicy = Policy<P> &&

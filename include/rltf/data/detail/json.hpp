@@ -1,14 +1,11 @@
 #pragma once
 /// \file
 /// Reading dataset files: whole files (gzip-compressed or plain), JSON Lines with line-accurate
-/// errors, and typed field access that names the file, line and field on failure. Internal.
+/// errors, and Python's non-finite numbers; the typed field checks are rltf/detail/json.hpp's. Internal.
 
 #include <algorithm>
 #include <cstddef>
-#include <exception>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -19,27 +16,32 @@
 
 #include "rltf/core/error.hpp"
 #include "rltf/data/detail/gzip.hpp"
+#include "rltf/detail/file.hpp"
+#include "rltf/detail/json.hpp"
 
 namespace rltf::data::detail {
 
-/// The bytes of a file. Throws rltf::io_error when it cannot be read.
-[[nodiscard]] inline std::string read_file_bytes(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw io_error("cannot open '" + path.string() + "' for reading");
-  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw io_error("error while reading '" + path.string() + "'");
-  return data;
-}
+/// Dataset files are read whole; this bounds what one file may hold (APPS, the largest, is ~1.3 GB).
+inline constexpr std::size_t max_dataset_file_bytes = std::size_t{4} << 30;
 
 /// The contents of a file, decompressed when it is gzip data (recognised by its magic bytes).
 [[nodiscard]] inline std::string read_text_file(const std::filesystem::path& path) {
-  std::string data = read_file_bytes(path);
+  std::string data = rltf::detail::read_file(path, max_dataset_file_bytes);
   if (is_gzip(data)) return gunzip(data, path.string());
   return data;
 }
 
-/// JSON type name for messages.
-[[nodiscard]] inline std::string json_type(const nlohmann::json& j) { return j.type_name(); }
+// The typed field checks are rltf/detail/json.hpp's, shared with tokenize/ and formats/.
+using rltf::detail::json_type;
+using rltf::detail::json_where;
+using rltf::detail::optional_string;
+using rltf::detail::parse_json;
+using rltf::detail::require_array;
+using rltf::detail::require_field;
+using rltf::detail::require_id;
+using rltf::detail::require_number;
+using rltf::detail::require_string;
+using rltf::detail::require_strings;
 
 /// Python's json module writes the non-standard numbers NaN, Infinity and -Infinity (EvalPlus inputs
 /// contain them). This returns `row` with those bare tokens (outside strings) replaced by marker
@@ -191,90 +193,6 @@ void for_each_jsonl(std::string_view text, const std::string& file, F&& f) {
     else
       f(std::move(j), line);
   }
-}
-
-/// Parses a whole JSON document; syntax errors report the line of the offending byte.
-[[nodiscard]] inline nlohmann::json parse_json_document(std::string_view text, const std::string& file) {
-  try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    std::size_t line = 1;
-    const std::size_t upto = std::min<std::size_t>(e.byte == 0 ? 0 : e.byte - 1, text.size());
-    for (std::size_t i = 0; i < upto; ++i)
-      if (text[i] == '\n') ++line;
-    throw parse_error(file, line, "", std::string("invalid JSON: ") + e.what());
-  }
-}
-
-/// Where a field is read from, for error messages.
-struct json_where {
-  const std::string& file;
-  std::size_t line;
-};
-
-[[nodiscard]] inline const nlohmann::json& require_field(const nlohmann::json& obj, const char* key, json_where w) {
-  const auto it = obj.find(key);
-  if (it == obj.end()) throw parse_error(w.file, w.line, key, "missing");
-  return *it;
-}
-
-[[nodiscard]] inline std::string require_string(const nlohmann::json& obj, const char* key, json_where w) {
-  const auto& v = require_field(obj, key, w);
-  if (!v.is_string()) throw parse_error(w.file, w.line, key, "expected a string, got " + json_type(v));
-  return v.get<std::string>();
-}
-
-/// A string field that may be absent or null (then `fallback`).
-[[nodiscard]] inline std::string optional_string(const nlohmann::json& obj, const char* key, json_where w,
-                                                 std::string fallback = {}) {
-  const auto it = obj.find(key);
-  if (it == obj.end() || it->is_null()) return fallback;
-  if (!it->is_string()) throw parse_error(w.file, w.line, key, "expected a string, got " + json_type(*it));
-  return it->get<std::string>();
-}
-
-/// A string or integer id, as a string ("HumanEval/0", 11).
-[[nodiscard]] inline std::string require_id(const nlohmann::json& obj, const char* key, json_where w) {
-  const auto& v = require_field(obj, key, w);
-  if (v.is_string()) return v.get<std::string>();
-  if (v.is_number_integer()) return std::to_string(v.get<long long>());
-  throw parse_error(w.file, w.line, key, "expected a string or an integer, got " + json_type(v));
-}
-
-[[nodiscard]] inline const nlohmann::json& require_array(const nlohmann::json& obj, const char* key, json_where w) {
-  const auto& v = require_field(obj, key, w);
-  if (!v.is_array()) throw parse_error(w.file, w.line, key, "expected an array, got " + json_type(v));
-  return v;
-}
-
-/// An array of strings.
-[[nodiscard]] inline std::vector<std::string> require_strings(const nlohmann::json& obj, const char* key,
-                                                              json_where w) {
-  const auto& v = require_array(obj, key, w);
-  std::vector<std::string> out;
-  out.reserve(v.size());
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (!v[i].is_string())
-      throw parse_error(w.file, w.line, std::string(key) + "[" + std::to_string(i) + "]",
-                        "expected a string, got " + json_type(v[i]));
-    out.push_back(v[i].get<std::string>());
-  }
-  return out;
-}
-
-/// A number (integer or float), or a string holding one (some releases store atol as text).
-[[nodiscard]] inline double require_number(const nlohmann::json& obj, const char* key, json_where w) {
-  const auto& v = require_field(obj, key, w);
-  if (v.is_number()) return v.get<double>();
-  if (v.is_string()) {
-    try {
-      std::size_t used = 0;
-      const double d = std::stod(v.get<std::string>(), &used);
-      if (used == v.get<std::string>().size()) return d;
-    } catch (const std::exception&) {
-    }
-  }
-  throw parse_error(w.file, w.line, key, "expected a number, got " + json_type(v));
 }
 
 /// A JSON value as a Python string literal (JSON string syntax is valid Python for these escapes).

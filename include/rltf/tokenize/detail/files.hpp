@@ -6,8 +6,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <limits>
 #include <string>
 #include <string_view>
@@ -18,34 +16,23 @@
 
 #include "rltf/core/error.hpp"
 #include "rltf/core/span.hpp"
+#include "rltf/detail/file.hpp"
+#include "rltf/detail/json.hpp"
 
 namespace rltf::tokenize::detail {
 
-/// The whole file as bytes; io_error when it cannot be read.
+/// Tokenizer files are read whole; this bounds what one may hold (GPT-2's tokenizer.json is 1.4 MB).
+inline constexpr std::size_t max_tokenizer_file_bytes = std::size_t{256} << 20;
+
+/// The whole file as bytes; io_error when it cannot be read or exceeds max_tokenizer_file_bytes.
 [[nodiscard]] inline std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw io_error("cannot open '" + path.string() + "' for reading");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw io_error("error while reading '" + path.string() + "'");
-  return text;
+  return rltf::detail::read_file(path, max_tokenizer_file_bytes);
 }
 
-/// 1-based line of byte offset `byte` in `text`.
-[[nodiscard]] inline std::size_t line_of(std::string_view text, std::size_t byte) {
-  std::size_t line = 1;
-  for (std::size_t i = 0; i < byte && i < text.size(); ++i)
-    if (text[i] == '\n') ++line;
-  return line;
-}
-
-/// Parses JSON, turning nlohmann's errors into parse_error with the file and line.
-[[nodiscard]] inline nlohmann::json parse_json(const std::string& text, const std::string& file) {
-  try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw parse_error(file, line_of(text, e.byte == 0 ? 0 : e.byte - 1), "", std::string("invalid JSON: ") + e.what());
-  }
-}
+using rltf::detail::json_type;
+using rltf::detail::json_where;
+using rltf::detail::parse_json;
+using rltf::detail::require_field;
 
 /// One vocabulary entry as written in the file: the byte-level token string and its id.
 struct vocab_entry {
@@ -65,14 +52,13 @@ struct merge_entry {
 [[nodiscard]] inline std::vector<vocab_entry> read_vocab_object(const nlohmann::json& object, const std::string& file,
                                                                 const std::string& field) {
   if (!object.is_object())
-    throw parse_error(file, 0, field,
-                      "expected a JSON object mapping token strings to ids, got " + std::string(object.type_name()));
+    throw parse_error(file, 0, field, "expected a JSON object mapping token strings to ids, got " + json_type(object));
   std::vector<vocab_entry> out;
   out.reserve(object.size());
   for (const auto& [key, value] : object.items()) {
     if (!value.is_number_integer())
       throw parse_error(file, 0, field.empty() ? key : field + "[\"" + key + "\"]",
-                        "token id must be an integer, got " + std::string(value.type_name()));
+                        "token id must be an integer, got " + json_type(value));
     const auto id = value.get<std::int64_t>();
     if (id < 0 || id > std::numeric_limits<token_id>::max())
       throw parse_error(file, 0, field.empty() ? key : field + "[\"" + key + "\"]",
@@ -118,10 +104,10 @@ struct tokenizer_json_contents {
 [[nodiscard]] inline tokenizer_json_contents read_tokenizer_json(const std::string& text, const std::string& file) {
   const nlohmann::json doc = parse_json(text, file);
   if (!doc.is_object()) throw parse_error(file, 0, "", "expected a JSON object at the top level");
+  const json_where where{file, 0};
   const auto field = [&](const nlohmann::json& parent, const char* key,
                          const std::string& path) -> const nlohmann::json& {
-    if (!parent.is_object() || !parent.contains(key)) throw parse_error(file, 0, path, "missing");
-    return parent.at(key);
+    return require_field(parent, key, where, path);
   };
   tokenizer_json_contents out;
   const auto& model = field(doc, "model", "model");
@@ -147,7 +133,7 @@ struct tokenizer_json_contents {
 
   out.vocab = read_vocab_object(field(model, "vocab", "model.vocab"), file, "model.vocab");
   const auto& merges = field(model, "merges", "model.merges");
-  if (!merges.is_array()) throw parse_error(file, 0, "model.merges", "expected an array");
+  (void)rltf::detail::expect_array(merges, where, "model.merges");
   out.merges.reserve(merges.size());
   for (std::size_t i = 0; i < merges.size(); ++i) {
     const auto& m = merges[i];
@@ -167,7 +153,7 @@ struct tokenizer_json_contents {
   }
   if (doc.contains("added_tokens") && !doc.at("added_tokens").is_null()) {
     const auto& added = doc.at("added_tokens");
-    if (!added.is_array()) throw parse_error(file, 0, "added_tokens", "expected an array");
+    (void)rltf::detail::expect_array(added, where, "added_tokens");
     for (std::size_t i = 0; i < added.size(); ++i) {
       const std::string path = "added_tokens[" + std::to_string(i) + "]";
       const auto& a = added[i];
