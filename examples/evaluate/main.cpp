@@ -21,10 +21,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "rltf_programs/cli.hpp"
 #include "rltf/data/datasets.hpp"
+#include "rltf/detail/atomic_file.hpp"
 #include "rltf/eval/pass_at_k.hpp"
 #include "rltf/exec/python_executor.hpp"
+#include "rltf_programs/cli.hpp"
 
 namespace {
 
@@ -251,8 +252,7 @@ int run(const options& o) {
   std::string out_path = o.output;
   if (out_path.empty() && !o.reference) out_path = o.samples + "_results.jsonl";
   if (!out_path.empty()) {
-    std::ofstream out(out_path, std::ios::binary | std::ios::trunc);
-    if (!out) throw rltf::io_error("cannot open '" + out_path + "' for writing");
+    rltf::detail::AtomicFile out(out_path); // replaces the file whole on commit(), fsynced
     for (std::size_t i = 0; i < results.size(); ++i) {
       const auto& r = results[i];
       nlohmann::json j{
@@ -269,7 +269,7 @@ int run(const options& o) {
           {"wall_seconds", r.wall_seconds}};
       out << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
     }
-    if (!out) throw rltf::io_error("error while writing '" + out_path + "'");
+    out.commit();
     std::fprintf(stderr, "wrote %s\n", out_path.c_str());
   }
 

@@ -29,15 +29,16 @@
 
 #include <nlohmann/json.hpp>
 
-#include <rltf_programs/cli.hpp>
 #include <rltf/core/error.hpp>
 #include <rltf/data/mbpp.hpp>
+#include <rltf/detail/atomic_file.hpp>
 #include <rltf/exec/python_executor.hpp>
 #include <rltf/feedback/rltf_feedback.hpp>
 #include <rltf/tokenize/gpt2.hpp>
 #include <rltf/torch/policy.hpp>
 #include <rltf/train/evaluate.hpp>
 #include <rltf/train/rltf_trainer.hpp>
+#include <rltf_programs/cli.hpp>
 
 namespace {
 
@@ -203,16 +204,15 @@ int main(int argc, char** argv) {
     }
     std::filesystem::create_directories(args.out / "final");
     policy.save(args.out / "final");
-    std::ofstream(args.out / "summary.json") << nlohmann::json{{"model", args.model.string()},
-                                                               {"train_tasks", train.size()},
-                                                               {"validation_tasks", validation.size()},
-                                                               {"skipped", skipped},
-                                                               {"steps", summary.steps},
-                                                               {"samples", summary.samples},
-                                                               {"validation_greedy_pass_before", before},
-                                                               {"validation_greedy_pass_after", after}}
-                                                    .dump(2)
-                                             << "\n";
+    const nlohmann::json summary_json{{"model", args.model.string()},
+                                      {"train_tasks", train.size()},
+                                      {"validation_tasks", validation.size()},
+                                      {"skipped", skipped},
+                                      {"steps", summary.steps},
+                                      {"samples", summary.samples},
+                                      {"validation_greedy_pass_before", before},
+                                      {"validation_greedy_pass_after", after}};
+    rltf::detail::write_file_atomic(args.out / "summary.json", summary_json.dump(2) + "\n");
     std::cout << "wrote " << (args.out / "final").string() << " (config.json, model.safetensors), "
               << (args.out / "metrics.jsonl").string() << ", " << (args.out / "summary.json").string() << "\n";
     return 0;
