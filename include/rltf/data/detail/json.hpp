@@ -182,7 +182,7 @@ void for_each_jsonl(std::string_view text, const std::string& file, F&& f) {
     nlohmann::json j;
     try {
       j = parse_python_json(row);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) { // syntax, or a number out of range (1e999)
       throw parse_error(file, line, "", std::string("invalid JSON: ") + e.what());
     }
     if (!j.is_object()) throw parse_error(file, line, "", "expected a JSON object, got " + json_type(j));
@@ -203,6 +203,8 @@ void for_each_jsonl(std::string_view text, const std::string& file, F&& f) {
     for (std::size_t i = 0; i < upto; ++i)
       if (text[i] == '\n') ++line;
     throw parse_error(file, line, "", std::string("invalid JSON: ") + e.what());
+  } catch (const nlohmann::json::exception& e) { // a number out of range (1e999)
+    throw parse_error(file, 0, "", std::string("invalid JSON: ") + e.what());
   }
 }
 
