@@ -1,15 +1,21 @@
-# Finds rltf's dependencies. Used by the build tree and by the installed package.
-include(CMakeFindDependencyMacro)
+# Finds rltf's dependencies for rltf's own build. The installed package finds them again, per
+# component, in rltfConfig.cmake.in: keep the two files' versions in step.
 set(THREADS_PREFER_PTHREAD_FLAG ON)
+
+# The core, rltf::rltf.
 find_package(Threads REQUIRED)
 find_package(Boost 1.74 REQUIRED)
 find_package(nlohmann_json 3.9 REQUIRED)
+
+# The component eigen, rltf::eigen.
 find_package(Eigen3 3.3 REQUIRED NO_MODULE)
+
+# The component xtensor, rltf::xtensor.
 find_package(xtensor REQUIRED)
 # zlib reads the gzip datasets (rltf/data/detail/gzip.hpp): part of rltf::rltf's link interface.
 find_package(ZLIB REQUIRED)
 
-# LibTorch is optional. Debian's libtorch-dev ships Caffe2/Torch CMake configs.
+# The component torch, rltf::torch: optional. Debian's libtorch-dev ships Caffe2/Torch CMake configs.
 if(NOT DEFINED RLTF_WITH_TORCH)
   set(RLTF_WITH_TORCH ON)
 endif()

@@ -31,6 +31,7 @@
 
 #include "rltf/data/datasets.hpp"
 #include "rltf/data/detail/json.hpp"
+#include "rltf/detail/atomic_file.hpp"
 #include "rltf/eval/pass_at_k.hpp"
 #include "rltf/exec/python_executor.hpp"
 #include "rltf_programs/options.hpp"
@@ -253,12 +254,8 @@ void print_pass_at_ks(const char* label, const std::map<std::string, rltf::eval:
   }
 }
 
-void write_json_file(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) throw rltf::io_error("cannot open '" + path + "' for writing");
-  out << text;
-  if (!out) throw rltf::io_error("error while writing '" + path + "'");
-}
+/// Replaces `path` whole, fsynced; a failure leaves the previous file intact (rltf/detail/atomic_file.hpp).
+void write_json_file(const std::string& path, const std::string& text) { rltf::detail::write_file_atomic(path, text); }
 
 bool is_plus(const std::string& dataset) {
   const auto name = dataset.substr(0, dataset.find(':'));

@@ -31,11 +31,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include <rltf_programs/cli.hpp>
 #include <rltf/core/error.hpp>
+#include <rltf/detail/atomic_file.hpp>
+#include <rltf/exec/python_executor.hpp>
 #include <rltf_demo/experiment.hpp>
 #include <rltf_demo/suite.hpp>
-#include <rltf/exec/python_executor.hpp>
+#include <rltf_programs/cli.hpp>
 #include <rltf_programs/plot.hpp>
 
 #include "policies.hpp"
@@ -114,7 +115,7 @@ std::string table(const std::vector<rltf::demo::VariantResult>& rows, const std:
 
 /// The held-out greedy completions, in the human-eval samples convention plus the outcome.
 void write_greedy(const std::filesystem::path& path, const rltf::demo::Suite& suite, const rltf::EvalReport& r) {
-  std::ofstream out(path);
+  rltf::detail::AtomicFile out(path); // replaces the file whole on commit(), fsynced
   for (std::size_t i = 0; i < r.greedy_completions.size(); ++i)
     out << nlohmann::json{{"task_id", suite.heldout[i].task_id},
                           {"prompt", suite.heldout[i].prompt},
@@ -122,6 +123,7 @@ void write_greedy(const std::filesystem::path& path, const rltf::demo::Suite& su
                           {"outcome", rltf::to_string(r.greedy_outcomes[i])}}
                .dump()
         << "\n";
+  out.commit();
 }
 
 template <class P>
@@ -173,7 +175,8 @@ int run(const std::function<P()>& make_policy, const std::string& model, const A
       if (step % sft_every == 0 || step == o.sft.steps)
         std::cout << "  sft step " << step << "/" << o.sft.steps << "  loss " << fmt(loss) << std::endl;
     });
-    std::ofstream(sft_run) << nlohmann::json{{"config", sft_config}, {"sft_loss", sft.sft_loss}}.dump() << "\n";
+    rltf::detail::write_file_atomic(sft_run,
+                                    nlohmann::json{{"config", sft_config}, {"sft_loss", sft.sft_loss}}.dump() + "\n");
   }
   write_greedy(args.out / "heldout_sft.jsonl", suite, sft.heldout);
   std::cout << "  held-out after SFT: greedy pass@1 " << fmt(sft.heldout.greedy_pass) << ", pass@1 "
@@ -232,8 +235,9 @@ int run(const std::function<P()>& make_policy, const std::string& model, const A
       {"rl_steps", o.learner.steps},
       {"results", {sft.to_json(), rl.to_json()}},
       {"seconds", total}};
-  std::ofstream(args.out / "results.json") << j.dump(2) << "\n";
-  std::ofstream(args.out / "results.md") << "# rltf-demo results\n\npolicy: " << model << "\n\n" << results;
+  rltf::detail::write_file_atomic(args.out / "results.json", j.dump(2) + "\n");
+  rltf::detail::write_file_atomic(args.out / "results.md",
+                                  "# rltf-demo results\n\npolicy: " + model + "\n\n" + results);
   std::cout << "wrote " << (args.out / "results.json").string() << ", " << (args.out / "results.md").string() << ", "
             << (args.out / "curves.png").string() << "\n";
   return 0;

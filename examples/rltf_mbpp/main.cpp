@@ -33,6 +33,7 @@
 
 #include <rltf/core/error.hpp>
 #include <rltf/data/mbpp.hpp>
+#include <rltf/detail/atomic_file.hpp>
 #include <rltf/exec/python_executor.hpp>
 #include <rltf/feedback/rltf_feedback.hpp>
 #include <rltf/tokenize/gpt2.hpp>
@@ -167,16 +168,15 @@ int main(int argc, char** argv) {
     }
     std::filesystem::create_directories(args.out / "final");
     policy.save(args.out / "final");
-    std::ofstream(args.out / "summary.json") << nlohmann::json{{"model", args.model.string()},
-                                                               {"train_tasks", train.size()},
-                                                               {"validation_tasks", validation.size()},
-                                                               {"skipped", skipped},
-                                                               {"steps", summary.steps},
-                                                               {"samples", summary.samples},
-                                                               {"validation_greedy_pass_before", before},
-                                                               {"validation_greedy_pass_after", after}}
-                                                    .dump(2)
-                                             << "\n";
+    const nlohmann::json summary_json{{"model", args.model.string()},
+                                      {"train_tasks", train.size()},
+                                      {"validation_tasks", validation.size()},
+                                      {"skipped", skipped},
+                                      {"steps", summary.steps},
+                                      {"samples", summary.samples},
+                                      {"validation_greedy_pass_before", before},
+                                      {"validation_greedy_pass_after", after}};
+    rltf::detail::write_file_atomic(args.out / "summary.json", summary_json.dump(2) + "\n");
     std::cout << "wrote " << (args.out / "final").string() << " (config.json, model.safetensors), "
               << (args.out / "metrics.jsonl").string() << ", " << (args.out / "summary.json").string() << "\n";
     return 0;

@@ -17,6 +17,7 @@
 #include <zlib.h>
 
 #include "rltf/core/error.hpp"
+#include "rltf/detail/atomic_file.hpp"
 
 namespace rltf::programs::detail {
 
@@ -228,11 +229,7 @@ public:
 
   /// Writes the PNG to `path`. Throws rltf::io_error when it cannot.
   void save_png(const std::filesystem::path& path, bool compress = true) const {
-    std::ofstream f(path, std::ios::binary | std::ios::trunc);
-    if (!f) throw io_error("image: cannot write " + path.string());
-    const std::string bytes = png(compress);
-    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!f) throw io_error("image: write failed for " + path.string());
+    rltf::detail::write_file_atomic(path, png(compress));
   }
 
 private:

@@ -15,6 +15,7 @@
 #include "rltf/core/error.hpp"
 #include "rltf/core/sample.hpp"
 #include "rltf/data/detail/json.hpp"
+#include "rltf/detail/atomic_file.hpp"
 
 namespace rltf::data {
 
@@ -37,14 +38,12 @@ namespace rltf::data {
 /// Writes `{"task_id", "completion"}` per sample (the completion is Sample::text). Invalid UTF-8 in
 /// a completion is written as U+FFFD. Throws rltf::io_error when the file cannot be written.
 inline void write_samples(const std::filesystem::path& path, std::span<const Sample> samples) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) throw io_error("cannot open '" + path.string() + "' for writing");
+  rltf::detail::AtomicFile out(path); // replaces `path` whole on commit(), fsynced
   for (const auto& s : samples) {
     const nlohmann::json j{{"task_id", s.task_id}, {"completion", s.text}};
     out << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
   }
-  out.flush();
-  if (!out) throw io_error("error while writing '" + path.string() + "'");
+  out.commit();
 }
 
 } // namespace rltf::data

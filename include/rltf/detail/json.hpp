@@ -43,6 +43,8 @@ namespace rltf::detail {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     throw parse_error(file, line_of(text, e.byte == 0 ? 0 : e.byte - 1), "", std::string("invalid JSON: ") + e.what());
+  } catch (const nlohmann::json::exception& e) { // a number out of range (1e999)
+    throw parse_error(file, 0, "", std::string("invalid JSON: ") + e.what());
   }
 }
 

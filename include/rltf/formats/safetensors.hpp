@@ -43,6 +43,7 @@
 
 #include "rltf/core/error.hpp"
 #include "rltf/core/shape.hpp"
+#include "rltf/detail/atomic_file.hpp"
 #include "rltf/detail/json.hpp"
 #include "rltf/formats/detail/half.hpp"
 #include "rltf/formats/detail/mapped_file.hpp"
@@ -521,22 +522,7 @@ struct TensorData {
 /// a failed write never leaves a truncated file). Throws io_error when writing fails.
 inline void save(const std::filesystem::path& path, std::span<const TensorData> tensors,
                  const std::map<std::string, std::string>& metadata = {}) {
-  const std::vector<std::byte> bytes = serialize(tensors, metadata);
-  std::filesystem::path tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw io_error("safetensors::save: cannot open " + tmp.string() + " for writing");
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    if (!out) throw io_error("safetensors::save: writing " + tmp.string() + " failed");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    throw io_error("safetensors::save: cannot move the written file to " + path.string());
-  }
+  rltf::detail::write_file_atomic(path, std::span<const std::byte>(serialize(tensors, metadata)));
 }
 
 } // namespace rltf::safetensors

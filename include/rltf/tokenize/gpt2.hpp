@@ -257,6 +257,11 @@ private:
     std::size_t size = 0;
     for (const auto& e : vocab) size = std::max(size, static_cast<std::size_t>(e.id) + 1);
     for (const auto& e : added) size = std::max(size, static_cast<std::size_t>(e.id) + 1);
+    // Ids index tables: an id far beyond the entries (a corrupt file) must not allocate gigabytes.
+    if (const std::size_t entries = vocab.size() + added.size(); size > 2 * entries + 1024)
+      fail(vocab_file, 0, "",
+           "token id " + std::to_string(size - 1) + " is far beyond the " + std::to_string(entries) +
+               " entries of the vocabulary (ids must be dense)");
     m->bytes.assign(size, {});
     m->present.assign(size, false);
     std::unordered_map<std::string, token_id> by_bytes; // raw bytes of ordinary tokens → id

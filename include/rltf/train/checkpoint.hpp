@@ -10,10 +10,10 @@
 ///       latest             "step-00000100" — the newest complete checkpoint
 ///
 /// A checkpoint is first written into `step-N.tmp/`, then renamed to `step-N/` (a directory
-/// rename is atomic), and only then does `latest` — itself replaced by writing a temporary file
-/// and renaming it — point at it. A process killed at any instant (kill -9) therefore leaves
-/// either the previous checkpoint or the new one as `latest`, never a partial one; stale `.tmp`
-/// directories are removed by the next checkpoint.
+/// rename is atomic; files and folders are fsynced before each rename), and only then does
+/// `latest` — itself replaced through a temporary file, fsync and rename — point at it. A process killed at any instant
+/// (kill -9) therefore leaves either the previous checkpoint or the new one as `latest`, never a partial one; stale
+/// `.tmp` directories are removed by the next checkpoint.
 
 #include <algorithm>
 #include <cstddef>
@@ -26,23 +26,15 @@
 #include <vector>
 
 #include "rltf/core/error.hpp"
+#include "rltf/detail/atomic_file.hpp"
 
 namespace rltf::checkpoint {
 
-/// Writes `bytes` to `path` through `path.tmp` and a rename.
+/// Replaces `path` with `bytes` atomically and durably: a temporary file in the same folder,
+/// fsynced, renamed into place, the folder fsynced (rltf/detail/atomic_file.hpp). Throws
+/// rltf::io_error naming the file and the reason (a full disk, ...), with a previous file intact.
 inline void write_file_atomic(const std::filesystem::path& path, std::string_view bytes) {
-  auto tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw io_error("checkpoint: cannot write " + tmp.string());
-    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    f.flush();
-    if (!f) throw io_error("checkpoint: write failed for " + tmp.string());
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw io_error("checkpoint: cannot rename " + tmp.string() + " to " + path.string() + ": " + ec.message());
+  rltf::detail::write_file_atomic(path, bytes);
 }
 
 /// The whole content of a file. Throws rltf::io_error when it cannot be read.
@@ -93,8 +85,10 @@ inline std::filesystem::path commit(const std::filesystem::path& root, std::size
   const auto dir = root / name(step);
   std::filesystem::remove_all(dir);
   std::error_code ec;
+  rltf::detail::sync_directory(tmp); // the entries of the files written into it
   std::filesystem::rename(tmp, dir, ec);
   if (ec) throw io_error("checkpoint: cannot rename " + tmp.string() + ": " + ec.message());
+  rltf::detail::sync_directory(root);
   write_file_atomic(root / "latest", name(step) + "\n");
   std::vector<std::string> names;
   for (const auto& entry : std::filesystem::directory_iterator(root)) {

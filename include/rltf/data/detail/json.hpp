@@ -184,7 +184,7 @@ void for_each_jsonl(std::string_view text, const std::string& file, F&& f) {
     nlohmann::json j;
     try {
       j = parse_python_json(row);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) { // syntax, or a number out of range (1e999)
       throw parse_error(file, line, "", std::string("invalid JSON: ") + e.what());
     }
     if (!j.is_object()) throw parse_error(file, line, "", "expected a JSON object, got " + json_type(j));

@@ -48,6 +48,7 @@
 #include "rltf/core/policy.hpp"
 #include "rltf/core/rng.hpp"
 #include "rltf/core/sample.hpp"
+#include "rltf/detail/atomic_file.hpp"
 #include "rltf/detail/random.hpp"
 #include "rltf/eigen/backend.hpp"
 #include "rltf/tokenize/tokenizer.hpp"
@@ -244,10 +245,8 @@ public:
   /// temporary file and a rename, so a reader never sees half a file). `dir` must exist.
   void save_checkpoint(const std::filesystem::path& dir) const {
     const auto path = dir / "eigen_policy.bin";
-    const auto tmp = dir / "eigen_policy.bin.tmp";
     {
-      std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-      if (!f) throw io_error("EigenPolicy::save_checkpoint: cannot write " + tmp.string());
+      rltf::detail::AtomicFile f(path); // replaces `path` whole on commit(), fsynced
       nlohmann::json header{{"format", "rltf.eigen_policy"},
                             {"version", 1},
                             {"context", options_.context},
@@ -264,12 +263,8 @@ public:
       f.write(h.data(), static_cast<std::streamsize>(h.size()));
       for (const Eigen::VectorXf* v : {&theta_, &m_, &v_})
         f.write(reinterpret_cast<const char*>(v->data()), static_cast<std::streamsize>(v->size() * sizeof(float)));
-      f.flush();
-      if (!f) throw io_error("EigenPolicy::save_checkpoint: write failed for " + tmp.string());
+      f.commit();
     }
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) throw io_error("EigenPolicy::save_checkpoint: cannot rename " + tmp.string() + ": " + ec.message());
   }
 
   /// Restores what save_checkpoint wrote (the options included). Throws rltf::io_error when the
