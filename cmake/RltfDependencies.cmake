@@ -6,14 +6,14 @@ set(THREADS_PREFER_PTHREAD_FLAG ON)
 find_package(Threads REQUIRED)
 find_package(Boost 1.74 REQUIRED)
 find_package(nlohmann_json 3.9 REQUIRED)
+# zlib reads the gzip datasets (rltf/data/detail/gzip.hpp): part of rltf::rltf's link interface.
+find_package(ZLIB REQUIRED)
 
 # The component eigen, rltf::eigen.
 find_package(Eigen3 3.3 REQUIRED NO_MODULE)
 
 # The component xtensor, rltf::xtensor.
 find_package(xtensor REQUIRED)
-# zlib reads the gzip datasets (rltf/data/detail/gzip.hpp): part of rltf::rltf's link interface.
-find_package(ZLIB REQUIRED)
 
 # The component torch, rltf::torch: optional. Debian's libtorch-dev ships Caffe2/Torch CMake configs.
 if(NOT DEFINED RLTF_WITH_TORCH)

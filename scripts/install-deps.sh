@@ -11,6 +11,7 @@ packages=(
   python3 python3-torch
   libcli11-dev
   zlib1g-dev
+  libsqlite3-dev pkg-config
 )
 if [[ "${RLTF_NO_TORCH:-0}" == "1" ]]; then
   packages=("${packages[@]/libtorch-dev/}")
