@@ -85,7 +85,8 @@ public:
       throw invalid_argument("regex '" + pattern + "' does not compile: " + message(code) + " (at offset " +
                              std::to_string(at) + " of '" + rewritten + "')");
     code_ = std::shared_ptr<pcre2_code>(compiled, code_deleter{});
-    pcre2_jit_compile(code_.get(), PCRE2_JIT_COMPLETE); // falls back to the interpreter if JIT is unavailable
+    // Without JIT (unsupported platform) matching falls back to PCRE2's interpreter.
+    jit_ = pcre2_jit_compile(code_.get(), PCRE2_JIT_COMPLETE) == 0;
   }
 
   /// The pattern as given.
@@ -99,7 +100,10 @@ public:
     const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
     std::size_t start = 0;
     while (start <= text.size()) {
-      const int rc = pcre2_match(code_.get(), subject, text.size(), start, 0, st.data.get(), st.context.get());
+      // pcre2_jit_match skips pcre2_match's per-call checks (about 3x faster on short pieces).
+      const int rc = jit_
+                         ? pcre2_jit_match(code_.get(), subject, text.size(), start, 0, st.data.get(), st.context.get())
+                         : pcre2_match(code_.get(), subject, text.size(), start, 0, st.data.get(), st.context.get());
       if (rc == PCRE2_ERROR_NOMATCH) return;
       if (rc < 0)
         throw invalid_argument("regex '" + source_ + "': matching failed at byte " + std::to_string(start) + ": " +
@@ -153,6 +157,7 @@ private:
 
   std::string source_;
   std::shared_ptr<pcre2_code> code_;
+  bool jit_ = false;
 };
 
 } // namespace rltf::tokenize::detail
