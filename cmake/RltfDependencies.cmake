@@ -14,6 +14,11 @@ find_package(Eigen3 3.3 REQUIRED NO_MODULE)
 
 # The component xtensor, rltf::xtensor.
 find_package(xtensor REQUIRED)
+# PCRE2 (UTF + Unicode properties) runs tokenizer.json's Split regexes; ICU's NFC normalizes text
+# for tokenizers whose tokenizer.json asks for it (rltf/tokenize/hf.hpp).
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(RLTF_PCRE2 REQUIRED IMPORTED_TARGET GLOBAL libpcre2-8)
+pkg_check_modules(RLTF_ICU_UC REQUIRED IMPORTED_TARGET GLOBAL icu-uc)
 
 # The component torch, rltf::torch: optional. Debian's libtorch-dev ships Caffe2/Torch CMake configs.
 if(NOT DEFINED RLTF_WITH_TORCH)

@@ -12,6 +12,8 @@ packages=(
   libcli11-dev
   zlib1g-dev
   libsqlite3-dev pkg-config
+  libpcre2-dev
+  libicu-dev
 )
 if [[ "${RLTF_NO_TORCH:-0}" == "1" ]]; then
   packages=("${packages[@]/libtorch-dev/}")

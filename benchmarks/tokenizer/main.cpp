@@ -4,6 +4,8 @@
 //     pairs for the lowest rank in a string-keyed table, merge every occurrence, repeat), no cache;
 //   - Python: GPT-2's reference encoder (tools/gpt2_reference_bpe.py, encoder.py's algorithm with
 //     its per-word cache) run by the real interpreter; only its encode() is timed.
+// Also rltf::HfTokenizer (the generic tokenizer.json tokenizer) on GPT-2's tokenizer.json (same
+// ids required) and on Qwen2's (PCRE2 Split regex + NFC), same text, same run.
 // The text is every HumanEval and MBPP prompt, reference solution and test (~1 MB of code).
 //
 //   rltf-bench-tokenizer [--quick] [--repeat N] [--data-dir DIR] [--work DIR] [--json FILE]
@@ -26,6 +28,7 @@
 #include "rltf/tokenize/detail/pretokenize.hpp"
 #include "rltf/tokenize/detail/utf8.hpp"
 #include "rltf/tokenize/gpt2.hpp"
+#include "rltf/tokenize/hf.hpp"
 #include "rltf_programs/options.hpp"
 
 namespace {
@@ -144,6 +147,30 @@ int bench(bool quick, int repeat, const fs::path& data, const fs::path& work, co
   const auto loaded = rltf::Gpt2Tokenizer::from_directory(dir);
   const double load = std::chrono::duration<double>(clock_type::now() - t_load0).count();
 
+  // The generic tokenizer.json tokenizer: GPT-2's file (identical ids required) and Qwen2's.
+  double hf_gpt2 = std::numeric_limits<double>::infinity();
+  double hf_qwen = std::numeric_limits<double>::infinity();
+  double hf_qwen_warm = std::numeric_limits<double>::infinity();
+  std::size_t qwen_tokens = 0;
+  for (int r = 0; r < repeat; ++r) {
+    const auto hf = rltf::HfTokenizer::from_tokenizer_json(data / "models" / "lm-buddy-fake-gpt2" / "tokenizer.json");
+    std::vector<rltf::token_id> hf_ids;
+    hf_gpt2 = std::min(hf_gpt2, best_seconds(1, [&] { hf_ids = hf.encode(corpus, rltf::SpecialTokens::ordinary); }));
+    if (hf_ids != ids) {
+      std::cerr << "HfTokenizer on GPT-2's tokenizer.json differs from Gpt2Tokenizer\n";
+      return 1;
+    }
+    const auto qwen = rltf::HfTokenizer::from_directory(data / "models" / "qwen2-tokenizer");
+    std::vector<rltf::token_id> qwen_ids;
+    hf_qwen = std::min(hf_qwen, best_seconds(1, [&] { qwen_ids = qwen.encode(corpus); }));
+    hf_qwen_warm = std::min(hf_qwen_warm, best_seconds(1, [&] { qwen_ids = qwen.encode(corpus); }));
+    if (qwen.decode(qwen_ids) != corpus) {
+      std::cerr << "HfTokenizer (Qwen2) does not round-trip the corpus\n";
+      return 1;
+    }
+    qwen_tokens = qwen_ids.size();
+  }
+
   // Naive C++ baseline.
   const NaiveBpe naive(dir / "encoder.json", dir / "vocab.bpe");
   std::vector<rltf::token_id> naive_ids;
@@ -176,6 +203,11 @@ int bench(bool quick, int repeat, const fs::path& data, const fs::path& work, co
   std::printf("  %-40s %9.4f s  %8.2f MB/s\n", "rltf Gpt2Tokenizer, cold cache", cold_encode, mb / cold_encode);
   std::printf("  %-40s %9.4f s  %8.2f MB/s\n", "rltf Gpt2Tokenizer, warm cache", warm, mb / warm);
   std::printf("  %-40s %9.4f s  %8.2f MB/s\n", "rltf Gpt2Tokenizer, cache off", uncached, mb / uncached);
+  std::printf("  %-40s %9.4f s  %8.2f MB/s  (%.2fx Gpt2Tokenizer's time)\n", "rltf HfTokenizer, GPT-2 json, cold",
+              hf_gpt2, mb / hf_gpt2, hf_gpt2 / cold_encode);
+  std::printf("  %-40s %9.4f s  %8.2f MB/s  (%.2fx Gpt2Tokenizer's time; %zu Qwen2 tokens)\n",
+              "rltf HfTokenizer, Qwen2 json, cold", hf_qwen, mb / hf_qwen, hf_qwen / cold_encode, qwen_tokens);
+  std::printf("  %-40s %9.4f s  %8.2f MB/s\n", "rltf HfTokenizer, Qwen2 json, warm", hf_qwen_warm, mb / hf_qwen_warm);
   std::printf("  %-40s %9.4f s  %8.2f MB/s\n", "naive C++ (encoder.py's loop, no cache)", naive_s, mb / naive_s);
   std::printf("  %-40s %9.4f s  %8.2f MB/s  (%s)\n", "Python reference (encoder.py + cache)", python_s, mb / python_s,
               py.at("engine").get<std::string>().c_str());
@@ -189,6 +221,10 @@ int bench(bool quick, int repeat, const fs::path& data, const fs::path& work, co
                      {"rltf_cold_s", cold_encode},
                      {"rltf_warm_s", warm},
                      {"rltf_uncached_s", uncached},
+                     {"hf_gpt2_cold_s", hf_gpt2},
+                     {"hf_qwen2_cold_s", hf_qwen},
+                     {"hf_qwen2_warm_s", hf_qwen_warm},
+                     {"qwen2_tokens", qwen_tokens},
                      {"naive_cpp_s", naive_s},
                      {"python_s", python_s},
                      {"python_engine", py.at("engine")},
