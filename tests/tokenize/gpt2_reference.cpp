@@ -143,7 +143,7 @@ TEST_CASE("the committed Unicode tables are what tools/gen_unicode_tables.py gen
   namespace fs = std::filesystem;
   const fs::path dir = fs::path(RLTF_BINARY_DIR) / "test-scratch" / "tokenize" / "tables";
   fs::create_directories(dir);
-  const fs::path fresh = dir / "tokenize_unicode_tables.hpp";
+  const fs::path fresh = dir / "unicode_tables.hpp";
   const std::string cmd = std::string(RLTF_PYTHON) + " " +
                           (fs::path(RLTF_SOURCE_DIR) / "tools" / "gen_unicode_tables.py").string() + " " +
                           fresh.string() + " > /dev/null";
@@ -157,7 +157,7 @@ TEST_CASE("the committed Unicode tables are what tools/gen_unicode_tables.py gen
     return out;
   };
   const std::string committed =
-      body(fs::path(RLTF_SOURCE_DIR) / "include" / "rltf" / "detail" / "tokenize_unicode_tables.hpp");
+      body(fs::path(RLTF_SOURCE_DIR) / "include" / "rltf" / "tokenize" / "detail" / "unicode_tables.hpp");
   CHECK(committed.size() > 10000);
   CHECK(body(fresh) == committed);
 }
