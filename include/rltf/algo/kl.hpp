@@ -35,7 +35,8 @@ enum class KlEstimator {
 /// The per-token KL estimate; `logprobs` and `ref_logprobs` have equal shapes.
 template <Backend B>
 [[nodiscard]] tensor_t<B> kl(const tensor_t<B>& logprobs, const tensor_t<B>& ref_logprobs, KlEstimator estimator) {
-  rltf::detail::require_same_shape("rltf::algo::kl", B::shape(logprobs), B::shape(ref_logprobs), "logprobs", "ref_logprobs");
+  rltf::detail::require_same_shape("rltf::algo::kl", B::shape(logprobs), B::shape(ref_logprobs), "logprobs",
+                                   "ref_logprobs");
   const auto log_r = B::sub(ref_logprobs, logprobs);
   switch (estimator) {
   case KlEstimator::k1:

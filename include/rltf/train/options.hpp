@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "rltf/algo/advantages.hpp"
 #include "rltf/algo/grad.hpp"
 #include "rltf/algo/kl.hpp"
 #include "rltf/algo/policy_gradient.hpp"
@@ -43,6 +44,11 @@ struct RolloutOptions {
   bool greedy_baseline = true; ///< also decode each problem greedily (the "latest greedy" baseline, and a metric)
   Limits limits{};             ///< resource limits of each program
   std::size_t round_every = 1; ///< optimiser steps between rollout rounds (≥ 1)
+  /// DAPO's dynamic sampling (filtering without refill): groups whose learner weights are all
+  /// zero after the objective's assign (e.g. equal rewards under a group baseline) are not pushed
+  /// into the buffer; when a round leaves the buffer empty, further rounds are sampled (at most
+  /// 16) before the step.
+  bool drop_zero_advantage_groups = false;
 };
 
 /// The learner: optimiser steps, batches, the buffer, and how the generator gets the weights.
@@ -109,6 +115,9 @@ struct GrpoObjectiveOptions {
   /// advantage, scaled by this factor (0 ignores them).
   float token_reward_scale = 1.0F;
   algo::GrpoLossOptions loss{}; ///< clip 0.2, β 0.04, k3, per-sequence mean
+  /// The group estimator: GRPO's normalised advantage (std_eps and unbiased_std apply), Dr.
+  /// GRPO's centred one, or RLOO's leave-one-out.
+  algo::AdvantageEstimator advantage = algo::AdvantageEstimator::grpo;
 };
 
 /// Options of rltf::GrpoTrainer. By default a round's G samples per problem are used for
@@ -132,17 +141,17 @@ struct GrpoOptions {
 
 namespace algo {
 inline void to_json(nlohmann::json& j, const RltfLossOptions& o) {
-  j = {{"baseline", to_string(o.baseline)},
-       {"sl_coef", o.sl_coef},
-       {"sl_mode", to_string(o.sl_mode)},
-       {"sl_batch_size", o.sl_batch_size},
-       {"reduction", to_string(o.reduction)}};
+  j = {{"baseline", to_string(o.baseline)},   {"sl_coef", o.sl_coef},
+       {"sl_mode", to_string(o.sl_mode)},     {"sl_batch_size", o.sl_batch_size},
+       {"reduction", to_string(o.reduction)}, {"norm_length", o.norm_length},
+       {"ratio_clip", o.ratio_clip}};
 }
 inline void to_json(nlohmann::json& j, const GrpoLossOptions& o) {
   j = {{"clip", o.clip},
        {"kl_coef", o.kl_coef},
        {"kl_estimator", to_string(o.kl_estimator)},
-       {"reduction", to_string(o.reduction)}};
+       {"reduction", to_string(o.reduction)},
+       {"norm_length", o.norm_length}};
 }
 } // namespace algo
 
@@ -173,14 +182,19 @@ inline void to_json(nlohmann::json& j, const OptimizerOptions& o) {
        {"max_grad_norm", o.max_grad_norm}};
 }
 inline void to_json(nlohmann::json& j, const OnlineBufferOptions& b) {
-  j = {{"capacity", b.capacity}, {"refresh_every", b.refresh_every}, {"without_replacement", b.without_replacement}};
+  j = {{"capacity", b.capacity},
+       {"refresh_every", b.refresh_every},
+       {"without_replacement", b.without_replacement},
+       {"view", to_string(b.view)},
+       {"sweep", b.sweep}};
 }
 inline void to_json(nlohmann::json& j, const RolloutOptions& r) {
   j = {{"problems_per_round", r.problems_per_round},
        {"sampling", r.sampling},
        {"greedy_baseline", r.greedy_baseline},
        {"limits", r.limits},
-       {"round_every", r.round_every}};
+       {"round_every", r.round_every},
+       {"drop_zero_advantage_groups", r.drop_zero_advantage_groups}};
 }
 inline void to_json(nlohmann::json& j, const LearnerOptions& l) {
   j = {{"steps", l.steps},   {"batch_size", l.batch_size}, {"optimizer", l.optimizer}, {"warmup_steps", l.warmup_steps},
@@ -190,7 +204,8 @@ inline void to_json(nlohmann::json& j, const GrpoObjectiveOptions& g) {
   j = {{"std_eps", g.std_eps},
        {"unbiased_std", g.unbiased_std},
        {"token_reward_scale", g.token_reward_scale},
-       {"loss", g.loss}};
+       {"loss", g.loss},
+       {"advantage", algo::to_string(g.advantage)}};
 }
 /// @}
 
