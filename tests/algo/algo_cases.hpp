@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "rltf/algo.hpp"
+#include "rltf/algo/grad.hpp"
 #include "rltf/core/error.hpp"
 
 namespace rltf_algo_cases {
@@ -42,6 +43,37 @@ TEST_CASE_TEMPLATE_DEFINE("rltf::algo numerics against hand-computed values", B,
     require_approx(vals<B>(algo::policy_gradient_loss<B>(logp, rewards, mask, algo::Reduction::sequence_mean)), {1.0});
     require_approx(vals<B>(algo::masked_sequence_mean<B>(logp, mask)), {-1.5, -0.5});
     require_approx(vals<B>(algo::cross_entropy<B>(logp, mask)), {3.5 / 3.0});
+  }
+
+  SUBCASE("the four loss aggregations (verl loss_agg_mode) and their token weights") {
+    const auto logp = B::from_values(std::vector<float>{-1, -2, 0, -0.5F, 0, 0}, {2, 3});
+    const auto rewards = B::from_values(std::vector<float>{1, 2, 5, -1, 3, 3}, {2, 3});
+    const auto mask = B::from_values(std::vector<float>{1, 1, 0, 1, 0, 0}, {2, 3});
+    // r·logp·m per row: (−1, −4) and (0.5); row sums −5 and 0.5.
+    using R = algo::Reduction;
+    require_approx(vals<B>(algo::policy_gradient_loss<B>(logp, rewards, mask, R::seq_mean_token_mean)), {1.0});
+    require_approx(vals<B>(algo::policy_gradient_loss<B>(logp, rewards, mask, R::seq_mean_token_sum)), {2.25});
+    // Dr. GRPO: the row sums' mean over a constant L (0: the width, 3; here also L = 10).
+    require_approx(vals<B>(algo::policy_gradient_loss<B>(logp, rewards, mask, R::seq_mean_token_sum_norm)), {0.75});
+    require_approx(vals<B>(algo::policy_gradient_loss<B>(logp, rewards, mask, R::seq_mean_token_sum_norm, 10.0F)),
+                   {0.225});
+    require_approx(vals<B>(algo::reduction_weights<B>(mask, R::token_mean)), {1 / 3.0, 1 / 3.0, 0, 1 / 3.0, 0, 0});
+    require_approx(vals<B>(algo::reduction_weights<B>(mask, R::seq_mean_token_mean)), {0.25, 0.25, 0, 0.5, 0, 0});
+    require_approx(vals<B>(algo::reduction_weights<B>(mask, R::seq_mean_token_sum)), {0.5, 0.5, 0, 0.5, 0, 0});
+    require_approx(vals<B>(algo::reduction_weights<B>(mask, R::seq_mean_token_sum_norm, 10.0F)),
+                   {0.05, 0.05, 0, 0.05, 0, 0});
+    const auto g = algo::policy_gradient_loss_grad<B>(logp, rewards, mask, R::seq_mean_token_sum_norm, 10.0F);
+    require_approx(vals<B>(g.loss), {0.225});
+    require_approx(vals<B>(g.grad), {-0.05, -0.1, 0, 0.05, 0, 0});
+    // The clipped surrogate of the PPO case below summed per sequence: −1.2 + 1.6.
+    const auto lp = B::from_values(std::vector<float>{0.0F, -1.0F}, {1, 2});
+    const auto old = B::from_values(std::vector<float>{-0.5F, -0.5F}, {1, 2});
+    const auto adv = B::from_values(std::vector<float>{1.0F, -2.0F}, {1, 2});
+    const auto ones = B::full({1, 2}, 1.0F);
+    require_approx(vals<B>(algo::ppo_policy_loss<B>(lp, old, adv, ones, 0.2F, R::seq_mean_token_sum)), {0.4});
+    require_approx(vals<B>(algo::ppo_policy_loss<B>(lp, old, adv, ones, 0.2F, R::seq_mean_token_sum_norm, 4.0F)),
+                   {0.1});
+    CHECK_THROWS_AS((void)algo::reduce<B>(logp, mask, R::seq_mean_token_sum_norm, -1.0F), rltf::invalid_argument);
   }
 
   SUBCASE("GAE with right padding") {

@@ -155,3 +155,82 @@ TEST_CASE("OnlineBuffer: a malformed state is a parse_error naming the field") {
   CHECK_THROWS_AS(b.load_state(m), rltf::parse_error);
   CHECK(b.size() == 0); // a failed load leaves the buffer unchanged
 }
+
+TEST_CASE("OnlineBuffer: the 'latest' view holds the latest push at once") {
+  rltf::OnlineBuffer<int> b{{.capacity = 8, .refresh_every = 100, .view = rltf::BufferView::latest}};
+  b.push(buffer_test::range(0, 3));
+  CHECK(buffer_test::view(b) == std::vector<int>{0, 1, 2});
+  b.push(buffer_test::range(3, 5));
+  CHECK(buffer_test::view(b) == std::vector<int>{3, 4}); // no refresh needed
+  CHECK(buffer_test::contents(b) == std::vector<int>{0, 1, 2, 3, 4});
+  b.refresh(); // a refresh keeps the latest push
+  CHECK(buffer_test::view(b) == std::vector<int>{3, 4});
+  b.push(std::vector<int>{});
+  CHECK(buffer_test::view(b) == std::vector<int>{3, 4}); // an empty push changes nothing
+  b.push(buffer_test::range(10, 20));                    // more than the capacity: the newest 8
+  CHECK(buffer_test::view(b) == buffer_test::range(12, 20));
+}
+
+TEST_CASE("OnlineBuffer: sweep draws every element of the view once before any repeats") {
+  rltf::OnlineBuffer<int> b{{.capacity = 10, .refresh_every = 1, .sweep = true}};
+  b.push(buffer_test::range(0, 5));
+  auto rng = rltf::make_rng(3);
+  std::vector<int> drawn;
+  for (int i = 0; i < 2; ++i)
+    for (int v : b.sample(2, rng)) drawn.push_back(v);
+  const auto fifth = b.sample(1, rng);
+  drawn.push_back(fifth[0]);
+  std::vector<int> sorted = drawn;
+  std::sort(sorted.begin(), sorted.end());
+  CHECK(sorted == buffer_test::range(0, 5)); // one pass: each element exactly once
+  // The state mid-pass restores the pass: both continue with the same draws.
+  const auto more = b.sample(2, rng);
+  rltf::OnlineBuffer<int> copy;
+  copy.load_state(b.state());
+  CHECK(copy.options().sweep);
+  auto r1 = rltf::make_rng(9);
+  auto r2 = rltf::make_rng(9);
+  CHECK(b.sample(7, r1) == copy.sample(7, r2));
+  // A refresh starts a new pass over the new view.
+  b.push(buffer_test::range(5, 7));
+  (void)b.on_optimizer_step();
+  std::vector<int> pass = b.sample(7, r1);
+  std::sort(pass.begin(), pass.end());
+  CHECK(pass == buffer_test::range(0, 7));
+  (void)more;
+}
+
+TEST_CASE("OnlineBuffer: view mode and sweep order are checkpointed; bad ones are named") {
+  rltf::OnlineBuffer<int> b{{.capacity = 4, .refresh_every = 1, .view = rltf::BufferView::latest, .sweep = true}};
+  b.push(buffer_test::range(0, 3));
+  auto rng = rltf::make_rng(1);
+  (void)b.sample(1, rng);
+  auto state = b.state();
+  CHECK(state["view_mode"] == "latest");
+  CHECK(state["sweep_order"].size() == 3);
+  CHECK(state["sweep_cursor"] == 1);
+  rltf::OnlineBuffer<int> copy;
+  copy.load_state(state);
+  CHECK(copy.options().view == rltf::BufferView::latest);
+  CHECK(buffer_test::view(copy) == std::vector<int>{0, 1, 2});
+  auto bad = state;
+  bad["view_mode"] = "oldest";
+  try {
+    copy.load_state(bad, "buf.cbor");
+    FAIL("accepted a bad view mode");
+  } catch (const rltf::parse_error& e) {
+    CHECK(std::string(e.what()).find("view_mode") != std::string::npos);
+  }
+  bad = state;
+  bad["sweep_order"] = std::vector<int>{0, 7, 1};
+  CHECK_THROWS_AS(copy.load_state(bad, "buf.cbor"), rltf::parse_error);
+  // A state written before these fields existed loads with the defaults.
+  auto old = state;
+  old.erase("view_mode");
+  old.erase("sweep");
+  old.erase("sweep_order");
+  old.erase("sweep_cursor");
+  copy.load_state(old);
+  CHECK(copy.options().view == rltf::BufferView::fifo);
+  CHECK_FALSE(copy.options().sweep);
+}

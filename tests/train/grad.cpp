@@ -43,6 +43,11 @@ void check_against_finite_differences(const std::function<typename B::tensor(con
   }
 }
 
+// Every aggregation (seq_mean_token_sum_norm with L = the width, 4).
+inline constexpr rltf::algo::Reduction reductions[] = {
+    rltf::algo::Reduction::token_mean, rltf::algo::Reduction::seq_mean_token_mean,
+    rltf::algo::Reduction::seq_mean_token_sum, rltf::algo::Reduction::seq_mean_token_sum_norm};
+
 } // namespace grad_test
 
 TEST_CASE_TEMPLATE("grad: policy gradient and cross-entropy derivatives match finite differences", B,
@@ -52,7 +57,7 @@ TEST_CASE_TEMPLATE("grad: policy gradient and cross-entropy derivatives match fi
   const auto logp = B::from_values(logp_v, shape);
   const auto rewards = B::from_values(random_values(2, -1.0F, 1.0F), shape);
   const auto mask = B::from_values(mask_values, shape);
-  for (auto red : {rltf::algo::Reduction::token_mean, rltf::algo::Reduction::sequence_mean}) {
+  for (auto red : grad_test::reductions) {
     CAPTURE(static_cast<int>(red));
     const auto pg = rltf::algo::policy_gradient_loss_grad<B>(logp, rewards, mask, red);
     check_against_finite_differences<B>(
@@ -89,7 +94,7 @@ TEST_CASE_TEMPLATE("grad: clipped surrogate and KL derivatives match finite diff
   const auto adv = B::from_values(random_values(6, -1.5F, 1.5F), shape);
   const auto mask = B::from_values(mask_values, shape);
   std::size_t clipped_with_zero_slope = 0;
-  for (auto red : {rltf::algo::Reduction::token_mean, rltf::algo::Reduction::sequence_mean}) {
+  for (auto red : grad_test::reductions) {
     const auto s = rltf::algo::clipped_surrogate_grad<B>(logp, old, adv, mask, 0.2F, red);
     check_against_finite_differences<B>(
         [&](const typename B::tensor& x) { return rltf::algo::ppo_policy_loss<B>(x, old, adv, mask, 0.2F, red); },

@@ -26,17 +26,22 @@ TEST_CASE("progress: plain lines off a terminal, a live bar on one") {
   m.pass_rate = 0.125F;
   m.samples_per_s = 42.0;
   m.elapsed_s = 10.0;
+  m.entropy = 0.85F;
+  m.frac_zero_adv_groups = 0.25F;
+  m.lr = 1e-3F;
+  m.loss_parts = nlohmann::json{{"kl", 0.0012}};
   std::ostringstream lines_out;
   rltf::ProgressDisplay lines(rltf::ProgressMode::automatic, lines_out, 5, /*tty=*/0);
   CHECK(lines.mode() == rltf::ProgressMode::lines);
   lines.update(m);
-  CHECK(lines_out.str() == "step  5/20 reward -0.500 pass 12.5% loss 0.2500 42.0 samples/s ETA 30s\n");
+  CHECK(lines_out.str() == "step  5/20 reward -0.500 pass 12.5% loss 0.2500 kl 0.0012 ent 0.85 adv0 25% lr 1.0e-03 "
+                           "42.0 samples/s ETA 30s\n");
   std::ostringstream bar_out;
   rltf::ProgressDisplay bar(rltf::ProgressMode::automatic, bar_out, 1, /*tty=*/1);
   CHECK(bar.mode() == rltf::ProgressMode::bar);
   bar.update(m);
-  CHECK(bar_out.str() == "\r\033[Kstep  5/20 [######..................]  25% reward -0.500 pass 12.5% loss 0.2500 42.0 "
-                         "samples/s ETA 30s");
+  CHECK(bar_out.str() == "\r\033[Kstep  5/20 [######..................]  25% reward -0.500 pass 12.5% loss 0.2500 kl "
+                         "0.0012 ent 0.85 adv0 25% lr 1.0e-03 42.0 samples/s ETA 30s");
   m.step = 20;
   m.eval = nlohmann::json{{"heldout", 0.5}};
   bar.update(m); // the last step ends the bar's line

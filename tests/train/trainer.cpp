@@ -8,12 +8,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "rltf/train/detail/config.hpp"
 #include "rltf/eigen/backend.hpp"
 #include "rltf/eigen/policy.hpp"
 #include "rltf/exec/python_executor.hpp"
 #include "rltf/feedback/rltf_feedback.hpp"
 #include "rltf/tokenize/char.hpp"
+#include "rltf/train/detail/config.hpp"
 #include "rltf/train/grpo_trainer.hpp"
 #include "rltf/train/rltf_trainer.hpp"
 
@@ -192,7 +192,8 @@ TEST_CASE("trainer options as JSON and the first difference of two configuration
   CHECK(loss.at("reduction") == "token_mean");
   const nlohmann::json grpo = rltf::GrpoObjectiveOptions{};
   CHECK(grpo.at("loss").at("kl_estimator") == "k3");
-  CHECK(grpo.at("loss").at("reduction") == "sequence_mean");
+  CHECK(grpo.at("loss").at("reduction") == "seq_mean_token_mean");
+  CHECK(grpo.at("advantage") == "grpo");
 
   const nlohmann::json was = {{"a", {{"b", 1}, {"c", 3e-5F}}}, {"d", "x"}, {"gone", true}};
   CHECK_FALSE(rltf::train::detail::config_difference(was, was).has_value());

@@ -1,12 +1,15 @@
 #pragma once
 /// \file
-/// Advantage estimation: GAE, masked whitening and group-normalised (GRPO) advantages.
+/// Advantage estimation: GAE, masked whitening, and the group estimators of GRPO, Dr. GRPO and RLOO.
 
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "rltf/core/backend.hpp"
@@ -114,6 +117,65 @@ group_normalized_advantages(std::span<const float> rewards, std::size_t group_si
       out[g + i] = static_cast<float>((rewards[g + i] - mean) / (std + options.eps));
   }
   return out;
+}
+
+/// Outcome advantage estimators over groups of samples of one prompt (verl's `adv_estimator`,
+/// docs/training.md). With the group's rewards r_1..r_G, mean m and standard deviation s:
+enum class AdvantageEstimator {
+  grpo,    ///< (r_i − m)/(s + eps): group-normalised (GRPO; verl "grpo")
+  dr_grpo, ///< r_i − m: group-centred without the std (Dr. GRPO; verl "grpo" with norm_adv_by_std_in_grpo=False)
+  rloo,    ///< r_i − (Σ_{j≠i} r_j)/(G − 1): leave-one-out (RLOO; verl "rloo"); a group of one keeps r_i
+};
+
+/// AdvantageEstimator by name.
+inline constexpr std::pair<std::string_view, AdvantageEstimator> advantage_estimators[] = {
+    {"grpo", AdvantageEstimator::grpo}, {"dr_grpo", AdvantageEstimator::dr_grpo}, {"rloo", AdvantageEstimator::rloo}};
+RLTF_ENUM_JSON(AdvantageEstimator, advantage_estimators)
+
+[[nodiscard]] constexpr std::string_view to_string(AdvantageEstimator a) noexcept {
+  for (const auto& [name, v] : advantage_estimators)
+    if (v == a) return name;
+  return "grpo";
+}
+
+/// Parses a name of `advantage_estimators`; nullopt otherwise.
+[[nodiscard]] constexpr std::optional<AdvantageEstimator> advantage_estimator_from_string(std::string_view s) noexcept {
+  for (const auto& [name, a] : advantage_estimators)
+    if (name == s) return a;
+  return std::nullopt;
+}
+
+/// Advantages of consecutive groups of `group_size` rewards by `estimator` (GroupNormOptions
+/// apply to grpo only). Throws rltf::invalid_argument when the rewards do not split into groups.
+[[nodiscard]] inline std::vector<float> group_advantages(std::span<const float> rewards, std::size_t group_size,
+                                                         AdvantageEstimator estimator, GroupNormOptions options = {}) {
+  if (estimator == AdvantageEstimator::grpo) return group_normalized_advantages(rewards, group_size, options);
+  if (group_size == 0) throw invalid_argument("rltf::algo::group_advantages: group_size must be > 0");
+  if (rewards.size() % group_size != 0)
+    throw invalid_argument("rltf::algo::group_advantages: " + std::to_string(rewards.size()) +
+                           " rewards do not split into groups of " + std::to_string(group_size));
+  std::vector<float> out(rewards.size());
+  for (std::size_t g = 0; g < rewards.size(); g += group_size) {
+    double sum = 0.0;
+    for (std::size_t i = 0; i < group_size; ++i) sum += rewards[g + i];
+    const double n = static_cast<double>(group_size);
+    for (std::size_t i = 0; i < group_size; ++i) {
+      const double r = rewards[g + i];
+      if (estimator == AdvantageEstimator::dr_grpo)
+        out[g + i] = static_cast<float>(r - sum / n);
+      else
+        out[g + i] = group_size == 1 ? static_cast<float>(r) : static_cast<float>(r - (sum - r) / (n - 1.0));
+    }
+  }
+  return out;
+}
+
+/// Whether a group's rewards are all equal (its group-relative advantages are all zero: DAPO's
+/// dynamic sampling drops such groups; TRL logs their share as frac_reward_zero_std).
+[[nodiscard]] inline bool zero_std_group(std::span<const float> rewards) noexcept {
+  for (const float r : rewards)
+    if (r != rewards.front()) return false;
+  return true;
 }
 
 /// Spreads one value per sequence over its tokens: a [B, T] tensor equal to `per_sequence[i]`

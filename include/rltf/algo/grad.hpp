@@ -52,14 +52,20 @@ struct LossGrad {
   friend LossGrad operator*(float s, const LossGrad& a) { return {B::mul(a.loss, s), B::mul(a.grad, s)}; }
 };
 
-/// The weight of each token in a reduction: reduce(x, mask) = Σ w·x. A [B, T] tensor.
+/// The weight of each token in a reduction: reduce(x, mask, reduction, norm_length) = Σ w·x.
+/// A [B, T] tensor: token_mean m/Σm; seq_mean_token_mean m/(B·max(Σ_t m, 1)); seq_mean_token_sum
+/// m/B; seq_mean_token_sum_norm m/(B·L).
 template <Backend B>
-[[nodiscard]] tensor_t<B> reduction_weights(const tensor_t<B>& mask, Reduction reduction) {
+[[nodiscard]] tensor_t<B> reduction_weights(const tensor_t<B>& mask, Reduction reduction, float norm_length = 0.0F) {
   const Shape shape = B::shape(mask);
   rltf::detail::require_rank("rltf::algo::reduction_weights", shape, 2, "mask");
   if (reduction == Reduction::token_mean) return B::div(mask, B::maximum(B::sum(mask), B::scalar(1.0F)));
   const auto rows = static_cast<std::size_t>(shape[0]);
   const auto cols = static_cast<std::size_t>(shape[1]);
+  const float b = rows > 0 ? static_cast<float>(rows) : 1.0F;
+  if (reduction == Reduction::seq_mean_token_sum) return B::mul(mask, 1.0F / b);
+  if (reduction == Reduction::seq_mean_token_sum_norm)
+    return B::mul(mask, 1.0F / (b * norm_length_or(norm_length, shape)));
   std::vector<float> m = B::values(mask);
   for (std::size_t i = 0; i < rows; ++i) {
     float len = 0.0F;
@@ -72,21 +78,21 @@ template <Backend B>
 
 /// REINFORCE / RLTF's RL term with per-token rewards r (constants): L = −reduce(r·log π).
 template <Backend B>
-[[nodiscard]] LossGrad<B> policy_gradient_loss_grad(const tensor_t<B>& logprobs, const tensor_t<B>& rewards,
-                                                    const tensor_t<B>& mask,
-                                                    Reduction reduction = Reduction::token_mean) {
+[[nodiscard]] LossGrad<B>
+policy_gradient_loss_grad(const tensor_t<B>& logprobs, const tensor_t<B>& rewards, const tensor_t<B>& mask,
+                          Reduction reduction = Reduction::token_mean, float norm_length = 0.0F) {
   const auto lp = B::detach(logprobs);
-  auto loss = policy_gradient_loss<B>(lp, rewards, mask, reduction);
-  auto grad = B::neg(B::mul(B::detach(rewards), reduction_weights<B>(mask, reduction)));
+  auto loss = policy_gradient_loss<B>(lp, rewards, mask, reduction, norm_length);
+  auto grad = B::neg(B::mul(B::detach(rewards), reduction_weights<B>(mask, reduction, norm_length)));
   return {std::move(loss), std::move(grad)};
 }
 
 /// Supervised cross-entropy on ground-truth tokens: L = −reduce(log π).
 template <Backend B>
 [[nodiscard]] LossGrad<B> cross_entropy_grad(const tensor_t<B>& logprobs, const tensor_t<B>& mask,
-                                             Reduction reduction = Reduction::token_mean) {
-  auto loss = cross_entropy<B>(B::detach(logprobs), mask, reduction);
-  auto grad = B::neg(reduction_weights<B>(mask, reduction));
+                                             Reduction reduction = Reduction::token_mean, float norm_length = 0.0F) {
+  auto loss = cross_entropy<B>(B::detach(logprobs), mask, reduction, norm_length);
+  auto grad = B::neg(reduction_weights<B>(mask, reduction, norm_length));
   return {std::move(loss), std::move(grad)};
 }
 
@@ -94,16 +100,17 @@ template <Backend B>
 template <Backend B>
 [[nodiscard]] LossGrad<B> clipped_surrogate_grad(const tensor_t<B>& logprobs, const tensor_t<B>& old_logprobs,
                                                  const tensor_t<B>& advantages, const tensor_t<B>& mask,
-                                                 float clip = 0.2F, Reduction reduction = Reduction::token_mean) {
+                                                 float clip = 0.2F, Reduction reduction = Reduction::token_mean,
+                                                 float norm_length = 0.0F) {
   const auto lp = B::detach(logprobs);
-  auto loss = ppo_policy_loss<B>(lp, old_logprobs, advantages, mask, clip, reduction);
+  auto loss = ppo_policy_loss<B>(lp, old_logprobs, advantages, mask, clip, reduction, norm_length);
   const auto adv = B::detach(advantages);
   const auto ratio = B::exp(B::sub(lp, B::detach(old_logprobs)));
   const auto unclipped = B::neg(B::mul(adv, ratio));
   const auto clipped = B::neg(B::mul(adv, B::clamp(ratio, 1.0F - clip, 1.0F + clip)));
   // The clipped term is the maximum (and has zero slope) where it exceeds the unclipped one.
   const auto active = B::sub(B::scalar(1.0F), B::greater(clipped, unclipped));
-  auto grad = B::mul(B::mul(unclipped, active), reduction_weights<B>(mask, reduction));
+  auto grad = B::mul(B::mul(unclipped, active), reduction_weights<B>(mask, reduction, norm_length));
   return {std::move(loss), std::move(grad)};
 }
 
@@ -111,11 +118,11 @@ template <Backend B>
 template <Backend B>
 [[nodiscard]] LossGrad<B> kl_penalty_grad(const tensor_t<B>& logprobs, const tensor_t<B>& ref_logprobs,
                                           const tensor_t<B>& mask, float beta, KlEstimator estimator = KlEstimator::k3,
-                                          Reduction reduction = Reduction::token_mean) {
+                                          Reduction reduction = Reduction::token_mean, float norm_length = 0.0F) {
   const auto lp = B::detach(logprobs);
   const auto ref = B::detach(ref_logprobs);
   rltf::detail::require_same_shape("rltf::algo::kl_penalty_grad", B::shape(lp), B::shape(mask), "logprobs", "mask");
-  auto loss = B::mul(reduce<B>(kl<B>(lp, ref, estimator), mask, reduction), beta);
+  auto loss = B::mul(reduce<B>(kl<B>(lp, ref, estimator), mask, reduction, norm_length), beta);
   const auto u = B::sub(ref, lp);
   tensor_t<B> dk = B::full(B::shape(lp), 1.0F);
   switch (estimator) {
@@ -128,28 +135,31 @@ template <Backend B>
     dk = B::sub(dk, B::exp(u));
     break;
   }
-  auto grad = B::mul(B::mul(dk, reduction_weights<B>(mask, reduction)), beta);
+  auto grad = B::mul(B::mul(dk, reduction_weights<B>(mask, reduction, norm_length)), beta);
   return {std::move(loss), std::move(grad)};
 }
 
 /// Options of the GRPO loss (docs/training.md).
 struct GrpoLossOptions {
-  float clip = 0.2F;                              ///< ε of the clipped ratio
-  float kl_coef = 0.04F;                          ///< β of the KL term (0 disables it)
-  KlEstimator kl_estimator = KlEstimator::k3;     ///< GRPO's choice
-  Reduction reduction = Reduction::sequence_mean; ///< GRPO averages per sequence, then over the group
+  float clip = 0.2F;                                    ///< ε of the clipped ratio
+  float kl_coef = 0.04F;                                ///< β of the KL term (0 disables it)
+  KlEstimator kl_estimator = KlEstimator::k3;           ///< GRPO's choice
+  Reduction reduction = Reduction::seq_mean_token_mean; ///< GRPO averages per sequence, then over the group
+  /// L of Reduction::seq_mean_token_sum_norm (0: the trainer's rollout.sampling.max_new_tokens)
+  float norm_length = 0.0F;
 };
-RLTF_OPTIONS_JSON(GrpoLossOptions, clip, kl_coef, kl_estimator, reduction)
+RLTF_OPTIONS_JSON(GrpoLossOptions, clip, kl_coef, kl_estimator, reduction, norm_length)
 
 /// GRPO: the clipped surrogate with advantages A_it plus β · KL(π ‖ π_ref), and its gradient.
 template <Backend B>
 [[nodiscard]] LossGrad<B> grpo_loss_grad(const tensor_t<B>& logprobs, const tensor_t<B>& old_logprobs,
                                          const tensor_t<B>& ref_logprobs, const tensor_t<B>& advantages,
                                          const tensor_t<B>& mask, const GrpoLossOptions& options = {}) {
-  auto out = clipped_surrogate_grad<B>(logprobs, old_logprobs, advantages, mask, options.clip, options.reduction);
+  auto out = clipped_surrogate_grad<B>(logprobs, old_logprobs, advantages, mask, options.clip, options.reduction,
+                                       options.norm_length);
   if (options.kl_coef != 0.0F)
-    out = out +
-          kl_penalty_grad<B>(logprobs, ref_logprobs, mask, options.kl_coef, options.kl_estimator, options.reduction);
+    out = out + kl_penalty_grad<B>(logprobs, ref_logprobs, mask, options.kl_coef, options.kl_estimator,
+                                   options.reduction, options.norm_length);
   return out;
 }
 

@@ -1,13 +1,16 @@
 #pragma once
 /// \file
-/// Ragged per-sequence data → padded [batch, time] backend tensors with a mask.
+/// Ragged per-sequence data → padded [batch, time] backend tensors with a mask (the one place
+/// the trainers pad from).
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "rltf/core/backend.hpp"
+#include "rltf/core/sample.hpp"
 #include "rltf/core/span.hpp"
 
 namespace rltf::algo {
@@ -48,6 +51,31 @@ template <Backend B>
   for (std::size_t i = 0; i < lengths.size(); ++i)
     std::fill_n(mask.begin() + static_cast<std::ptrdiff_t>(i * t_max), std::min(lengths[i], t_max), 1.0F);
   return B::from_values(mask, Shape{static_cast<std::int64_t>(lengths.size()), static_cast<std::int64_t>(t_max)});
+}
+
+/// Right-pads (or cuts) ragged rows of floats with `pad` to exactly `t_max` columns: a
+/// [rows, t_max] tensor (e.g. per-token weights aligned with policy.log_probs(samples)).
+template <Backend B>
+[[nodiscard]] tensor_t<B> padded_to(const std::vector<std::vector<float>>& rows, std::size_t t_max, float pad = 0.0F) {
+  std::vector<float> values(rows.size() * t_max, pad);
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    std::copy_n(rows[i].begin(), std::min(rows[i].size(), t_max),
+                values.begin() + static_cast<std::ptrdiff_t>(i * t_max));
+  return B::from_values(values, Shape{static_cast<std::int64_t>(rows.size()), static_cast<std::int64_t>(t_max)});
+}
+
+/// The [samples, T_max] mask of the samples' completion tokens (T_max: the longest completion),
+/// the shape policy.log_probs(samples) returns.
+template <Backend B>
+[[nodiscard]] tensor_t<B> completion_mask(std::span<const Sample> samples) {
+  std::vector<std::size_t> lengths;
+  lengths.reserve(samples.size());
+  std::size_t t_max = 0;
+  for (const auto& s : samples) {
+    lengths.push_back(s.tokens.size());
+    t_max = std::max(t_max, s.tokens.size());
+  }
+  return length_mask<B>(lengths, t_max);
 }
 
 /// Right-pads ragged rows of token ids with `pad` into a [rows, T_max] index tensor.

@@ -43,10 +43,14 @@ namespace rltf::algo {
 
 /// The baseline b_i subtracted from a sample's sequence reward R_i.
 enum class Baseline {
-  none,       ///< b = 0
-  greedy,     ///< the reward of the latest greedy decode of the problem (RLTF's released code)
-  best,       ///< the best reward seen for the problem in earlier rounds (the paper's historical best)
-  group_mean, ///< the mean reward of this round's samples of the problem
+  none,          ///< b = 0
+  greedy,        ///< the reward of the latest greedy decode of the problem (RLTF's released code)
+  best,          ///< the best reward seen for the problem in earlier rounds (the paper's historical best)
+  group_mean,    ///< the mean reward of this round's samples of the problem (Dr. GRPO's centring)
+  leave_one_out, ///< the mean reward of the round's *other* samples of the problem (RLOO)
+  /// not a baseline alone: R − b becomes (R − mean)/(std + 1e-4) over the round's samples of the
+  /// problem (GRPO's normalised advantage, unbiased std); b is logged as the mean
+  group_norm,
 };
 
 /// How the supervised term joins the RL term.
@@ -59,7 +63,9 @@ enum class SupervisedMode {
 inline constexpr std::pair<std::string_view, Baseline> baselines[] = {{"none", Baseline::none},
                                                                       {"greedy", Baseline::greedy},
                                                                       {"best", Baseline::best},
-                                                                      {"group_mean", Baseline::group_mean}};
+                                                                      {"group_mean", Baseline::group_mean},
+                                                                      {"leave_one_out", Baseline::leave_one_out},
+                                                                      {"group_norm", Baseline::group_norm}};
 RLTF_ENUM_JSON(Baseline, baselines)
 
 [[nodiscard]] constexpr std::string_view to_string(Baseline b) noexcept {
@@ -94,8 +100,16 @@ struct RltfLossOptions {
   SupervisedMode sl_mode = SupervisedMode::sum; ///< L_RL + λ_sl·L_SL, or alternating steps
   std::size_t sl_batch_size = 8;                ///< ground-truth solutions per supervised step (trainers)
   Reduction reduction = Reduction::token_mean;  ///< token_mean is the paper's 1/ΣT_i
+  /// L of Reduction::seq_mean_token_sum_norm (0: the mask's width in rltf_loss; the trainer's
+  /// rollout.sampling.max_new_tokens in rltf::RltfTrainer)
+  float norm_length = 0.0F;
+  /// > 0: the RL term is PPO's clipped-ratio surrogate with ratio ρ = π/π_behaviour (the sampling
+  /// policy's log-probs) clipped to 1 ± ratio_clip, applied to rollouts sampled by older weights
+  /// than the learner's (stale batches of the buffer; fresh ones have ρ = 1 and keep REINFORCE).
+  /// 0: plain REINFORCE on every rollout (the paper).
+  float ratio_clip = 0.0F;
 };
-RLTF_OPTIONS_JSON(RltfLossOptions, baseline, sl_coef, sl_mode, sl_batch_size, reduction)
+RLTF_OPTIONS_JSON(RltfLossOptions, baseline, sl_coef, sl_mode, sl_batch_size, reduction, norm_length, ratio_clip)
 
 /// The per-problem state the baselines need: each problem's latest greedy reward and best reward.
 /// Call update() once per problem per round, with the rewards of that round's samples (and of its
@@ -108,7 +122,8 @@ public:
 
   /// b for the samples of `problem` in this round, before recording it: none → 0; greedy → this
   /// round's greedy reward, else the latest recorded one, else 0; best → the best reward recorded
-  /// in earlier rounds, else 0; group_mean → the mean of `rewards` (0 when empty).
+  /// in earlier rounds, else 0; group_mean → the mean of `rewards` (0 when empty), and so for
+  /// leave_one_out and group_norm, whose per-sample advantages come from group_advantages().
   [[nodiscard]] float baseline(std::size_t problem, std::span<const float> rewards,
                                std::optional<float> greedy = std::nullopt) const {
     switch (kind_) {
@@ -119,7 +134,9 @@ public:
       return last_greedy(problem).value_or(0.0F);
     case Baseline::best:
       return best(problem).value_or(0.0F);
-    case Baseline::group_mean: {
+    case Baseline::group_mean:
+    case Baseline::leave_one_out:
+    case Baseline::group_norm: {
       if (rewards.empty()) return 0.0F;
       double sum = 0.0;
       for (const float r : rewards) sum += r;
@@ -184,7 +201,9 @@ public:
     const auto kind = kind_field != j.end() && kind_field->is_string()
                           ? baseline_from_string(kind_field->get<std::string>())
                           : std::nullopt;
-    if (!kind) throw parse_error(file, 0, "kind", "expected \"none\", \"greedy\", \"best\" or \"group_mean\"");
+    if (!kind)
+      throw parse_error(file, 0, "kind",
+                        "expected \"none\", \"greedy\", \"best\", \"group_mean\", \"leave_one_out\" or \"group_norm\"");
     BaselineTracker t(*kind);
     const auto read = [&](const char* key, std::map<std::size_t, float>& into) {
       const auto it = j.find(key);
@@ -315,7 +334,7 @@ template <Backend B>
   RltfLoss<B> out{B::scalar(0.0F), std::nullopt, std::nullopt};
   if (terms.rl) {
     detail::check<B>(*rl);
-    out.rl = policy_gradient_loss<B>(rl->logprobs, rl->rewards, rl->mask, options.reduction);
+    out.rl = policy_gradient_loss<B>(rl->logprobs, rl->rewards, rl->mask, options.reduction, options.norm_length);
     out.total = B::add(out.total, *out.rl);
   }
   if (terms.sl) {
@@ -344,7 +363,7 @@ template <Backend B>
   RltfLossGrad<B> out;
   if (terms.rl) {
     detail::check<B>(*rl);
-    out.rl = policy_gradient_loss_grad<B>(rl->logprobs, rl->rewards, rl->mask, options.reduction);
+    out.rl = policy_gradient_loss_grad<B>(rl->logprobs, rl->rewards, rl->mask, options.reduction, options.norm_length);
     out.total += B::item(out.rl->loss);
   }
   if (terms.sl) {

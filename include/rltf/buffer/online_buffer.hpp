@@ -24,6 +24,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -49,6 +50,23 @@ struct BufferCodec {
   [[nodiscard]] static T decode(const nlohmann::json& j) { return j.get<T>(); }
 };
 
+/// Which elements the learner's view holds (docs/training.md).
+enum class BufferView {
+  fifo,   ///< the whole FIFO as of the latest refresh (every `refresh_every` steps): the paper's view
+  latest, ///< the elements of the latest push, visible at once (on-policy: the freshest rollouts)
+};
+
+/// BufferView by name ("fifo", "latest").
+inline constexpr std::pair<std::string_view, BufferView> buffer_views[] = {{"fifo", BufferView::fifo},
+                                                                           {"latest", BufferView::latest}};
+RLTF_ENUM_JSON(BufferView, buffer_views)
+
+[[nodiscard]] constexpr std::string_view to_string(BufferView v) noexcept {
+  for (const auto& [name, x] : buffer_views)
+    if (x == v) return name;
+  return "fifo";
+}
+
 /// Options of OnlineBuffer. Defaults are RLTF's (docs/feedback.md).
 struct OnlineBufferOptions {
   std::size_t capacity = 6400;    ///< elements kept; pushing more displaces the oldest
@@ -56,8 +74,14 @@ struct OnlineBufferOptions {
   /// Draw a batch without replacement from the view (a batch larger than the view is the view
   /// shuffled, then further shuffles of it); otherwise draw each element independently.
   bool without_replacement = true;
+  BufferView view = BufferView::fifo; ///< the whole FIFO (refreshed every K steps) or the latest push
+  /// Successive batches walk through one shuffled order of the view, so that no element repeats
+  /// before every element was drawn (an epoch over the view; reshuffled at each pass and each
+  /// refresh). With `view = latest` and round size = batch × steps per round, every rollout of a
+  /// round is trained on exactly once. Overrides without_replacement.
+  bool sweep = false;
 };
-RLTF_OPTIONS_JSON(OnlineBufferOptions, capacity, refresh_every, without_replacement)
+RLTF_OPTIONS_JSON(OnlineBufferOptions, capacity, refresh_every, without_replacement, view, sweep)
 
 /// A FIFO buffer with a periodically refreshed learner's view; a model of rltf::Buffer.
 template <class T>
@@ -74,24 +98,42 @@ public:
   /// Appends `items` in order; when the buffer is full the oldest elements are displaced. The
   /// learner's view is unchanged until the next refresh, except that a buffer whose view is
   /// empty (nothing was ever visible to the learner) refreshes at once.
+  /// With `view = latest`, the view becomes the pushed elements at once.
   void push(std::span<const T> items) {
     for (const T& item : items) push_one(std::make_shared<const T>(item));
+    if (options_.view == BufferView::latest) {
+      if (items.empty()) return;
+      const auto k = static_cast<std::ptrdiff_t>(std::min(items.size(), items_.size()));
+      view_.assign(items_.end() - k, items_.end());
+      reset_sweep();
+      return;
+    }
     if (view_.empty()) refresh();
   }
 
   /// Appends one element (moved in).
-  void push(T item) {
-    push_one(std::make_shared<const T>(std::move(item)));
-    if (view_.empty()) refresh();
-  }
+  void push(T item) { push(std::span<const T>(&item, 1)); }
 
   /// `n` elements drawn from the learner's view (see OnlineBufferOptions::without_replacement).
   /// Throws rltf::invalid_argument when the view is empty and n > 0.
-  [[nodiscard]] std::vector<T> sample(std::size_t n, Rng& rng) const {
+  /// With `sweep`, the draw continues the current pass through the view.
+  [[nodiscard]] std::vector<T> sample(std::size_t n, Rng& rng) {
     std::vector<T> out;
     if (n == 0) return out;
     if (view_.empty()) throw invalid_argument("OnlineBuffer::sample: the buffer is empty; push rollouts first");
     out.reserve(n);
+    if (options_.sweep) {
+      while (out.size() < n) {
+        if (cursor_ >= order_.size()) {
+          order_.resize(view_.size());
+          for (std::size_t i = 0; i < order_.size(); ++i) order_[i] = i;
+          detail::shuffle(order_, rng);
+          cursor_ = 0;
+        }
+        out.push_back(*view_[order_[cursor_++]]);
+      }
+      return out;
+    }
     if (!options_.without_replacement) {
       for (std::size_t i = 0; i < n; ++i) out.push_back(*view_[detail::uniform_index(rng, view_.size())]);
       return out;
@@ -120,9 +162,13 @@ public:
     return false;
   }
 
-  /// Makes the learner's view the buffer's current contents.
+  /// Makes the learner's view the buffer's current contents (`view = fifo`); with `view =
+  /// latest` the view stays the latest push.
   void refresh() {
-    view_.assign(items_.begin(), items_.end());
+    if (options_.view == BufferView::fifo) {
+      view_.assign(items_.begin(), items_.end());
+      reset_sweep();
+    }
     steps_since_refresh_ = 0;
   }
 
@@ -150,6 +196,7 @@ public:
     view_.clear();
     steps_since_refresh_ = 0;
     pushed_ = 0;
+    reset_sweep();
   }
 
   /// The whole state as JSON: options, counters, the FIFO's elements (through BufferCodec<T>)
@@ -161,6 +208,10 @@ public:
     j["capacity"] = options_.capacity;
     j["refresh_every"] = options_.refresh_every;
     j["without_replacement"] = options_.without_replacement;
+    j["view_mode"] = std::string(to_string(options_.view));
+    j["sweep"] = options_.sweep;
+    j["sweep_order"] = order_;
+    j["sweep_cursor"] = cursor_;
     j["steps_since_refresh"] = steps_since_refresh_;
     j["pushed"] = pushed_;
     std::unordered_map<const T*, std::size_t> position;
@@ -193,6 +244,14 @@ public:
       options.capacity = j.at("capacity").get<std::size_t>();
       options.refresh_every = j.at("refresh_every").get<std::size_t>();
       options.without_replacement = j.at("without_replacement").get<bool>();
+      // States written before these fields existed have the defaults.
+      const std::string mode = j.value("view_mode", std::string("fifo"));
+      if (mode != "fifo" && mode != "latest")
+        fail("view_mode", "expected \"fifo\" or \"latest\", got \"" + mode + "\"");
+      options.view = mode == "fifo" ? BufferView::fifo : BufferView::latest;
+      options.sweep = j.value("sweep", false);
+      auto order = j.value("sweep_order", std::vector<std::size_t>{});
+      const auto cursor = j.value("sweep_cursor", std::size_t{0});
       if (options.capacity == 0) fail("capacity", "must be at least 1");
       if (options.refresh_every == 0) fail("refresh_every", "must be at least 1");
       const auto& items = j.at("items");
@@ -212,9 +271,14 @@ public:
           view.push_back(std::make_shared<const T>(BufferCodec<T>::decode(v.at("item"))));
         }
       }
+      for (const auto i : order)
+        if (i >= view.size()) fail("sweep_order", "position " + std::to_string(i) + " is outside the view");
+      if (cursor > order.size()) fail("sweep_cursor", "beyond the sweep order");
       options_ = options;
       items_ = std::move(fifo);
       view_ = std::move(view);
+      order_ = std::move(order);
+      cursor_ = cursor;
       steps_since_refresh_ = j.at("steps_since_refresh").get<std::size_t>();
       pushed_ = j.at("pushed").get<std::uint64_t>();
     } catch (const nlohmann::json::exception& e) {
@@ -223,6 +287,11 @@ public:
   }
 
 private:
+  void reset_sweep() noexcept {
+    order_.clear();
+    cursor_ = 0;
+  }
+
   void push_one(std::shared_ptr<const T> item) {
     if (items_.size() == options_.capacity) items_.pop_front();
     items_.push_back(std::move(item));
@@ -234,6 +303,8 @@ private:
   std::vector<std::shared_ptr<const T>> view_;
   std::size_t steps_since_refresh_ = 0;
   std::uint64_t pushed_ = 0;
+  std::vector<std::size_t> order_; ///< sweep: the current pass's shuffled view positions
+  std::size_t cursor_ = 0;         ///< sweep: draws taken from order_
 };
 
 static_assert(Buffer<OnlineBuffer<int>>);

@@ -3,7 +3,8 @@
 /// rltf::GrpoTrainer — Group Relative Policy Optimisation on the same rollout machinery as RLTF
 /// (docs/training.md): G samples per prompt; each sample's sequence reward R (from any feedback — the
 /// RLTF feedbacks plug in unchanged) becomes the advantage A = (R − mean_g)/(std_g + 1e-4) on
-/// every token, to which the feedback's token-level rewards (e.g. the fine-grained penalty on
+/// every token (or Dr. GRPO's R − mean_g, or RLOO's leave-one-out: GrpoObjectiveOptions::advantage),
+/// to which the feedback's token-level rewards (e.g. the fine-grained penalty on
 /// the offending line) are added; the loss is the clipped-ratio surrogate plus β·KL(π ‖ π_ref)
 /// with the k3 estimator against a frozen reference policy:
 ///
@@ -28,12 +29,15 @@
 
 #include "rltf/algo/advantages.hpp"
 #include "rltf/algo/grad.hpp"
+#include "rltf/algo/padded.hpp"
 #include "rltf/algo/ppo.hpp"
 #include "rltf/buffer/online_buffer.hpp"
 #include "rltf/core/error.hpp"
+#include "rltf/exec/python_executor.hpp"
+#include "rltf/feedback/rltf_feedback.hpp"
+#include "rltf/train/diagnostics.hpp"
 #include "rltf/train/online_trainer.hpp"
 #include "rltf/train/options.hpp"
-#include "rltf/train/rltf_trainer.hpp"
 #include "rltf/train/rollout.hpp"
 #include "rltf/train/trainable_policy.hpp"
 
@@ -51,8 +55,9 @@ public:
     if (options_.std_eps < 0.0F) throw invalid_argument("GrpoObjective: std_eps must be ≥ 0");
   }
 
-  /// A = (R − mean_g)/(std_g + eps) plus the scaled token-level rewards; the greedy decode is
-  /// not part of the group.
+  /// A from the group's rewards by `options.advantage` — (R − mean_g)/(std_g + eps) (GRPO),
+  /// R − mean_g (Dr. GRPO) or R − mean of the others (RLOO) — plus the scaled token-level
+  /// rewards; the greedy decode is not part of the group.
   void assign(std::span<Rollout> group, const Rollout*) {
     std::vector<float> rewards;
     rewards.reserve(group.size());
@@ -62,8 +67,8 @@ public:
       mean += r.reward;
     }
     mean /= static_cast<double>(group.empty() ? 1 : group.size());
-    const auto adv = algo::group_normalized_advantages(rewards, group.size(),
-                                                       algo::GroupNormOptions{options_.std_eps, options_.unbiased_std});
+    const auto adv = algo::group_advantages(rewards, group.size(), options_.advantage,
+                                            algo::GroupNormOptions{options_.std_eps, options_.unbiased_std});
     for (std::size_t i = 0; i < group.size(); ++i) {
       group[i].baseline = static_cast<float>(mean);
       for (auto& w : group[i].weights) w = adv[i] + options_.token_reward_scale * w;
@@ -86,7 +91,7 @@ public:
   }
 
   /// The GRPO loss on a batch, back-propagated into the policy.
-  LossReport learn(P& policy, std::span<const Rollout> batch, std::size_t, Rng&) {
+  LossReport learn(P& policy, std::span<const Rollout> batch, std::size_t step, Rng&) {
     using B = typename P::backend;
     std::vector<Sample> samples;
     std::vector<std::vector<float>> adv, old, ref;
@@ -98,20 +103,21 @@ public:
     }
     const auto logp = policy.log_probs(samples);
     const auto t_max = static_cast<std::size_t>(B::shape(logp).at(1));
-    const auto mask = detail::train_mask<B>(samples);
-    const auto a = detail::train_padded<B>(adv, t_max);
-    const auto o = detail::train_padded<B>(old, t_max);
-    const auto rf = detail::train_padded<B>(ref, t_max);
+    const auto mask = algo::completion_mask<B>(samples);
+    const auto a = algo::padded_to<B>(adv, t_max);
+    const auto o = algo::padded_to<B>(old, t_max);
+    const auto rf = algo::padded_to<B>(ref, t_max);
     const auto lg = algo::grpo_loss_grad<B>(logp, o, rf, a, mask, options_.loss);
     backward_logprobs(policy, samples, logp, lg.grad);
     LossReport report;
     report.loss = B::item(lg.loss);
     const auto lp = B::detach(logp);
+    const auto& l = options_.loss;
     report.parts["kl"] =
-        B::item(algo::reduce<B>(algo::kl<B>(lp, rf, options_.loss.kl_estimator), mask, options_.loss.reduction));
-    report.parts["clip_fraction"] = algo::ppo_clip_fraction<B>(lp, o, mask, options_.loss.clip);
-    report.parts["surrogate"] =
-        B::item(algo::ppo_policy_loss<B>(lp, o, a, mask, options_.loss.clip, options_.loss.reduction));
+        B::item(algo::reduce<B>(algo::kl<B>(lp, rf, l.kl_estimator), mask, l.reduction, l.norm_length));
+    report.parts["clip_fraction"] = algo::ppo_clip_fraction<B>(lp, o, mask, l.clip);
+    report.parts["surrogate"] = B::item(algo::ppo_policy_loss<B>(lp, o, a, mask, l.clip, l.reduction, l.norm_length));
+    batch_diagnostics<B>(logp, o, mask, batch, step, report.parts);
     return report;
   }
 
@@ -155,9 +161,18 @@ public:
   GrpoTrainer(P& policy, std::shared_ptr<P> reference, E& executor, F feedback, std::vector<Problem> problems,
               GrpoOptions options = {})
       : base(policy, executor, std::move(feedback), std::move(problems), options.rollout, options.learner, options.run,
-             GrpoObjective<P>(std::move(reference), options.objective), make_buffer<Buf>(options.learner)) {
+             GrpoObjective<P>(std::move(reference), with_norm_length(options.objective, options.rollout)),
+             make_buffer<Buf>(options.learner)) {
     if (options.rollout.sampling.num_samples < 2)
       throw invalid_argument("GrpoTrainer: the group size (sampling.num_samples) must be ≥ 2");
+  }
+
+private:
+  /// seq_mean_token_sum_norm's L defaults to the generation budget (Dr. GRPO's constant).
+  static GrpoObjectiveOptions with_norm_length(GrpoObjectiveOptions o, const RolloutOptions& rollout) {
+    if (o.loss.reduction == algo::Reduction::seq_mean_token_sum_norm && o.loss.norm_length == 0.0F)
+      o.loss.norm_length = static_cast<float>(rollout.sampling.max_new_tokens);
+    return o;
   }
 };
 

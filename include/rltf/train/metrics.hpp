@@ -2,10 +2,13 @@
 /// \file
 /// Per-step training metrics and their JSONL log.
 ///
-/// Each optimiser step appends one JSON object to `<output_dir>/metrics.jsonl`. Everything in it
-/// is a deterministic function of the seed — except the wall-clock figures, grouped under the
-/// key "time" so that runs can be compared exactly by dropping that key (a resumed run's log is
-/// then byte-identical to an uninterrupted one's).
+/// Each optimiser step appends one JSON object to `<output_dir>/metrics.jsonl`: flat keys as TRL
+/// and W&B name them (`train/reward`, `train/kl`, `train/entropy`, `train/adv_mean`,
+/// `train/frac_zero_adv_groups`, `train/lr`, …; docs/training.md lists them), beside the nested
+/// record of earlier versions ("round", "loss_parts"). Everything in it is a deterministic
+/// function of the seed — except the wall-clock figures, grouped under the key "time" (e.g.
+/// time.generation_s, time.execution_s, time.learning_s) so that runs can be compared exactly by
+/// dropping that key (a resumed run's log is then byte-identical to an uninterrupted one's).
 
 #include <array>
 #include <cstddef>
@@ -39,10 +42,24 @@ struct StepMetrics {
   std::size_t buffer_size = 0;
   std::uint64_t samples_total = 0; ///< samples generated in the run so far
   nlohmann::json eval;             ///< the evaluation hook's result, when it ran
+  float lr = 0.0F;                 ///< the learning rate of this step (after warm-up)
+  // Diagnostics of the round (rltf/train/diagnostics.hpp), when one ran.
+  float adv_mean = 0.0F;             ///< mean learner weight (advantage) over the round's completion tokens
+  float adv_std = 0.0F;              ///< its standard deviation (population)
+  float frac_zero_adv_groups = 0.0F; ///< groups whose every token weight is 0 (no learning signal)
+  float frac_reward_zero_std = 0.0F; ///< groups whose sequence rewards are all equal
+  float entropy = 0.0F;              ///< −mean log π_behaviour of the sampled tokens (Monte Carlo entropy)
+  float len_mean = 0.0F;             ///< mean completion length in tokens
+  float len_pass = -1.0F;            ///< same over passing samples (−1 when none passed)
+  float len_fail = -1.0F;            ///< same over the others (−1 when all passed)
+  std::size_t groups_dropped = 0;    ///< groups left out of the buffer (zero advantage, when asked)
   // Wall-clock figures (not reproducible; logged under "time").
   double elapsed_s = 0.0;     ///< since the run (or its resumption) started
   double samples_per_s = 0.0; ///< generation + execution throughput of this step's round
   double step_s = 0.0;        ///< duration of this step, round included
+  double generation_s = 0.0;  ///< sampling (and greedy decoding) in this step's round
+  double execution_s = 0.0;   ///< running the programs and computing rewards in this step's round
+  double learning_s = 0.0;    ///< the objective's loss, backward and optimiser step
 
   /// The JSONL record.
   [[nodiscard]] nlohmann::json to_json() const {
@@ -60,9 +77,32 @@ struct StepMetrics {
       j["round"] = nlohmann::json{
           {"samples", samples}, {"reward_mean", reward_mean}, {"pass_rate", pass_rate}, {"outcomes", outs}};
       if (greedy_pass_rate >= 0.0F) j["round"]["greedy_pass_rate"] = greedy_pass_rate;
+      j["train/reward"] = reward_mean;
+      j["train/pass_rate"] = pass_rate;
+      if (greedy_pass_rate >= 0.0F) j["train/greedy_pass_rate"] = greedy_pass_rate;
+      j["train/adv_mean"] = adv_mean;
+      j["train/adv_std"] = adv_std;
+      j["train/frac_zero_adv_groups"] = frac_zero_adv_groups;
+      j["train/frac_reward_zero_std"] = frac_reward_zero_std;
+      j["train/entropy"] = entropy;
+      j["train/len_mean"] = len_mean;
+      if (len_pass >= 0.0F) j["train/len_pass"] = len_pass;
+      if (len_fail >= 0.0F) j["train/len_fail"] = len_fail;
+      j["train/groups_dropped"] = groups_dropped;
+      const double n = samples > 0 ? static_cast<double>(samples) : 1.0;
+      for (std::size_t i = 0; i < outcomes.size(); ++i)
+        j["train/outcome/" + std::string(to_string(static_cast<Outcome>(i)))] =
+            static_cast<float>(static_cast<double>(outcomes[i]) / n);
     }
+    j["train/loss"] = loss;
+    j["train/grad_norm"] = grad_norm;
+    j["train/lr"] = lr;
+    if (loss_parts.is_object())
+      for (const auto& [k, v] : loss_parts.items()) j["train/" + k] = v;
     if (!eval.is_null()) j["eval"] = eval;
-    j["time"] = nlohmann::json{{"elapsed_s", elapsed_s}, {"samples_per_s", samples_per_s}, {"step_s", step_s}};
+    j["time"] =
+        nlohmann::json{{"elapsed_s", elapsed_s},       {"samples_per_s", samples_per_s}, {"step_s", step_s},
+                       {"generation_s", generation_s}, {"execution_s", execution_s},     {"learning_s", learning_s}};
     return j;
   }
 };

@@ -50,6 +50,7 @@
 #include "rltf/tokenize/tokenizer.hpp"
 #include "rltf/train/checkpoint.hpp"
 #include "rltf/train/detail/config.hpp"
+#include "rltf/train/diagnostics.hpp"
 #include "rltf/train/metrics.hpp"
 #include "rltf/train/options.hpp"
 #include "rltf/train/progress.hpp"
@@ -183,14 +184,24 @@ public:
       StepMetrics m;
       m.total_steps = learner_.steps;
       if (step_ % rollout_.round_every == 0) rollout_round(m);
-      if (buffer_.size() == 0) throw invalid_argument("OnlineTrainer: the buffer is empty after a rollout round");
+      // Dynamic sampling may drop every group of a round: sample more before learning.
+      for (int extra = 0; buffer_.size() == 0 && rollout_.drop_zero_advantage_groups && extra < 16; ++extra)
+        rollout_round(m);
+      if (buffer_.size() == 0)
+        throw invalid_argument(rollout_.drop_zero_advantage_groups
+                                   ? "OnlineTrainer: every group of 17 rollout rounds had zero advantage and was "
+                                     "dropped (rollout.drop_zero_advantage_groups); the buffer is empty"
+                                   : "OnlineTrainer: the buffer is empty after a rollout round");
+      const auto tl = clock::now();
       policy_->zero_grad();
       const std::vector<Rollout> batch = buffer_.sample(learner_.batch_size, rng_);
       const LossReport report = objective_.learn(*policy_, batch, step_, rng_);
       OptimizerOptions opt = learner_.optimizer;
       if (step_ < learner_.warmup_steps)
         opt.lr *= static_cast<float>(step_ + 1) / static_cast<float>(learner_.warmup_steps);
+      m.lr = opt.lr;
       m.grad_norm = static_cast<float>(policy_->step(opt));
+      m.learning_s = seconds(tl);
       if constexpr (requires(Buf & b) { b.on_optimizer_step(); }) (void)buffer_.on_optimizer_step();
       ++step_;
       if (generator_ && step_ % learner_.sync_every == 0) *generator_ = *policy_;
@@ -402,7 +413,7 @@ private:
     if (cursor_ >= order_.size()) {
       order_.resize(problems_.size());
       for (std::size_t i = 0; i < order_.size(); ++i) order_[i] = i;
-      detail::shuffle(order_, rng_);
+      rltf::detail::shuffle(order_, rng_);
       cursor_ = 0;
     }
     return order_[cursor_++];
@@ -417,6 +428,9 @@ private:
     prompts.reserve(chosen.size());
     for (auto i : chosen) prompts.push_back(problems_[i].prompt);
     P& gen = generator();
+    // The generator's weights are the learner's (step_) or the copy synced at the last multiple
+    // of sync_every.
+    const std::uint64_t version = generator_ ? step_ / learner_.sync_every * learner_.sync_every : step_;
     const std::size_t n = rollout_.sampling.num_samples;
     std::vector<Sample> samples = gen.generate(prompts, rollout_.sampling, rng_);
     if (samples.size() != chosen.size() * n)
@@ -438,6 +452,8 @@ private:
     };
     for (std::size_t i = 0; i < samples.size(); ++i) label(samples[i], i / n, false);
     for (std::size_t i = 0; i < greedy.size(); ++i) label(greedy[i], i, true);
+    m.generation_s += seconds(t0);
+    const auto te = clock::now();
     // Execute every program of the round in one parallel batch.
     std::vector<Job> jobs;
     jobs.reserve(samples.size() + greedy.size());
@@ -460,6 +476,7 @@ private:
       for (std::size_t t = 0; t < std::min(out.weights.size(), rewards.token.size()); ++t)
         out.weights[t] = rewards.token[t];
       out.round = rounds_;
+      out.version = version;
       out.sample = std::move(s);
       return out;
     };
@@ -492,8 +509,23 @@ private:
       const Rollout* g = greedy_rollouts.empty() ? nullptr : &greedy_rollouts[i];
       objective_.assign(group, g);
     }
+    round_diagnostics(rollouts, n, m);
+    if (rollout_.drop_zero_advantage_groups) {
+      std::vector<Rollout> kept;
+      kept.reserve(rollouts.size());
+      for (std::size_t i = 0; i < chosen.size(); ++i) {
+        const std::span<const Rollout> group(rollouts.data() + i * n, n);
+        if (zero_advantage_group(group)) {
+          ++m.groups_dropped;
+          continue;
+        }
+        kept.insert(kept.end(), group.begin(), group.end());
+      }
+      rollouts = std::move(kept);
+    }
     objective_.prepare(*policy_, std::span<Rollout>(rollouts));
     buffer_.push(std::span<const Rollout>(rollouts));
+    m.execution_s += seconds(te);
     ++rounds_;
     samples_total_ += m.samples;
     const double secs = seconds(t0);

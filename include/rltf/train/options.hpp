@@ -26,6 +26,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "rltf/algo/advantages.hpp"
 #include "rltf/algo/grad.hpp"
 #include "rltf/algo/kl.hpp"
 #include "rltf/algo/policy_gradient.hpp"
@@ -50,8 +51,14 @@ struct RolloutOptions {
   bool greedy_baseline = true; ///< also decode each problem greedily (the "latest greedy" baseline, and a metric)
   Limits limits{};             ///< resource limits of each program
   std::size_t round_every = 1; ///< optimiser steps between rollout rounds (≥ 1)
+  /// DAPO's dynamic sampling (filtering without refill): groups whose learner weights are all
+  /// zero after the objective's assign (e.g. equal rewards under a group baseline) are not pushed
+  /// into the buffer; when a round leaves the buffer empty, further rounds are sampled (at most
+  /// 16) before the step.
+  bool drop_zero_advantage_groups = false;
 };
-RLTF_OPTIONS_JSON(RolloutOptions, problems_per_round, sampling, greedy_baseline, limits, round_every)
+RLTF_OPTIONS_JSON(RolloutOptions, problems_per_round, sampling, greedy_baseline, limits, round_every,
+                  drop_zero_advantage_groups)
 
 /// The learner: optimiser steps, batches, the buffer, and how the generator gets the weights.
 struct LearnerOptions {
@@ -122,8 +129,11 @@ struct GrpoObjectiveOptions {
   /// advantage, scaled by this factor (0 ignores them).
   float token_reward_scale = 1.0F;
   algo::GrpoLossOptions loss{}; ///< clip 0.2, β 0.04, k3, per-sequence mean
+  /// The group estimator: GRPO's normalised advantage (std_eps and unbiased_std apply), Dr.
+  /// GRPO's centred one, or RLOO's leave-one-out.
+  algo::AdvantageEstimator advantage = algo::AdvantageEstimator::grpo;
 };
-RLTF_OPTIONS_JSON(GrpoObjectiveOptions, std_eps, unbiased_std, token_reward_scale, loss)
+RLTF_OPTIONS_JSON(GrpoObjectiveOptions, std_eps, unbiased_std, token_reward_scale, loss, advantage)
 
 /// Options of rltf::GrpoTrainer. By default a round's G samples per problem are used for
 /// `round_every` optimiser steps and then displaced (the buffer holds one round).

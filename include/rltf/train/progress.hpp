@@ -3,7 +3,11 @@
 /// Progress of a training run on the terminal: a live bar with the latest metrics when stderr is
 /// a terminal (isatty), plain lines otherwise (logs, CI).
 ///
-///     step  120/500 [#########...............]  24% reward -0.412 pass 12.5% loss 0.1234 38.2 samples/s ETA 4m10s
+///     step  120/500 [#########...............]  24% reward -0.412 pass 12.5% loss 0.1234 kl 0.0012 ent 0.85
+///     adv0 25% lr 1.0e-03 38.2 samples/s ETA 4m10s
+///
+/// (kl when the objective reports one; ent and adv0 — the entropy and the share of groups with
+/// zero advantage — from the latest round.)
 ///
 /// The same figures go to metrics.jsonl (rltf/train/metrics.hpp).
 
@@ -39,6 +43,9 @@ public:
       last_reward_ = m.reward_mean;
       last_pass_ = m.pass_rate;
       last_rate_ = m.samples_per_s;
+      last_entropy_ = m.entropy;
+      last_zero_adv_ = m.frac_zero_adv_groups;
+      seen_round_ = true;
     }
     if (mode_ == ProgressMode::bar) {
       *out_ << "\r\033[K" << line(m, true) << std::flush;
@@ -74,8 +81,12 @@ public:
            std::string(static_cast<std::size_t>(width - filled), '.') + "] " +
            pad(std::to_string(static_cast<int>(frac * 100.0 + 1e-9)), 3) + "%";
     }
-    s += " reward " + fixed(last_reward_, 3) + " pass " + fixed(100.0 * last_pass_, 1) + "% loss " + fixed(m.loss, 4) +
-         " " + fixed(last_rate_, 1) + " samples/s";
+    s += " reward " + fixed(last_reward_, 3) + " pass " + fixed(100.0 * last_pass_, 1) + "% loss " + fixed(m.loss, 4);
+    if (const auto kl = m.loss_parts.find("kl"); kl != m.loss_parts.end() && kl->is_number())
+      s += " kl " + fixed(kl->get<double>(), 4);
+    if (seen_round_) s += " ent " + fixed(last_entropy_, 2) + " adv0 " + fixed(100.0 * last_zero_adv_, 0) + "%";
+    if (m.lr > 0.0F) s += " lr " + scientific(m.lr);
+    s += " " + fixed(last_rate_, 1) + " samples/s";
     if (!m.eval.is_null() && m.eval.is_object())
       for (const auto& [k, v] : m.eval.items())
         if (v.is_number()) s += " " + k + " " + fixed(v.get<double>(), 3);
@@ -95,6 +106,11 @@ private:
     std::snprintf(buf, sizeof buf, "%.*f", digits, v);
     return buf;
   }
+  static std::string scientific(double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.1e", v);
+    return buf;
+  }
   static std::string duration(double seconds) {
     const auto s = static_cast<long long>(seconds + 0.5);
     auto two = [](long long v) { return (v < 10 ? "0" : "") + std::to_string(v); };
@@ -110,6 +126,9 @@ private:
   float last_reward_ = 0.0F;
   float last_pass_ = 0.0F;
   double last_rate_ = 0.0;
+  float last_entropy_ = 0.0F;
+  float last_zero_adv_ = 0.0F;
+  bool seen_round_ = false;
 };
 
 } // namespace rltf

@@ -29,6 +29,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "rltf/algo/advantages.hpp"
 #include "rltf/algo/grad.hpp"
 #include "rltf/algo/padded.hpp"
 #include "rltf/algo/rltf_loss.hpp"
@@ -38,53 +39,14 @@
 #include "rltf/detail/random.hpp"
 #include "rltf/exec/python_executor.hpp"
 #include "rltf/feedback/rltf_feedback.hpp"
+#include "rltf/train/diagnostics.hpp"
 #include "rltf/train/online_trainer.hpp"
 #include "rltf/train/options.hpp"
 #include "rltf/train/rollout.hpp"
+#include "rltf/train/sft.hpp"
 #include "rltf/train/trainable_policy.hpp"
 
 namespace rltf {
-
-/// Supervised targets: one Sample per (problem, reference solution), tokenised as the policy
-/// sees them — prompt tokens, then the solution's tokens followed by eos.
-template <Tokenizer T>
-[[nodiscard]] std::vector<Sample> supervised_samples(const T& tokenizer, std::span<const Problem> problems) {
-  std::vector<Sample> out;
-  for (std::size_t i = 0; i < problems.size(); ++i)
-    for (const auto& solution : problems[i].solutions) {
-      Sample s;
-      s.problem = i;
-      s.task_id = problems[i].task_id;
-      s.prompt = problems[i].prompt;
-      s.prompt_tokens = tokenizer.encode(problems[i].prompt);
-      s.tokens = tokenizer.encode(solution);
-      s.tokens.push_back(static_cast<token_id>(tokenizer.eos_id()));
-      s.text = solution;
-      out.push_back(std::move(s));
-    }
-  return out;
-}
-
-namespace detail {
-template <Backend B>
-[[nodiscard]] tensor_t<B> train_mask(std::span<const Sample> samples) {
-  std::vector<std::size_t> lengths;
-  std::size_t t_max = 0;
-  for (const auto& s : samples) {
-    lengths.push_back(s.tokens.size());
-    t_max = std::max(t_max, s.tokens.size());
-  }
-  return algo::length_mask<B>(lengths, t_max);
-}
-/// Pads rows to exactly `t_max` columns.
-template <Backend B>
-[[nodiscard]] tensor_t<B> train_padded(const std::vector<std::vector<float>>& rows, std::size_t t_max) {
-  std::vector<float> v(rows.size() * t_max, 0.0F);
-  for (std::size_t i = 0; i < rows.size(); ++i)
-    std::copy_n(rows[i].begin(), std::min(rows[i].size(), t_max), v.begin() + static_cast<std::ptrdiff_t>(i * t_max));
-  return B::from_values(v, Shape{static_cast<std::int64_t>(rows.size()), static_cast<std::int64_t>(t_max)});
-}
-} // namespace detail
 
 /// RLTF's objective: baselines, r_it, and L = L_RL + λ_sl·L_SL. Its state (the per-problem
 /// greedy and best rewards) is checkpointed.
@@ -96,9 +58,12 @@ public:
     if (options_.sl_coef < 0.0F) throw invalid_argument("RltfObjective: sl_coef must be ≥ 0");
     if (options_.sl_coef > 0.0F && options_.sl_batch_size == 0)
       throw invalid_argument("RltfObjective: sl_batch_size must be ≥ 1");
+    if (options_.ratio_clip < 0.0F) throw invalid_argument("RltfObjective: ratio_clip must be ≥ 0");
+    if (options_.norm_length < 0.0F) throw invalid_argument("RltfObjective: norm_length must be ≥ 0");
   }
 
-  /// Sets baseline and r_it for one problem's rollouts of a round.
+  /// Sets baseline and r_it for one problem's rollouts of a round: R − b from the baseline, or
+  /// for leave_one_out and group_norm the group estimators of algo::group_advantages (RLOO, GRPO).
   void assign(std::span<Rollout> group, const Rollout* greedy) {
     if (group.empty()) return;
     std::vector<float> rewards;
@@ -106,9 +71,16 @@ public:
     for (const auto& r : group) rewards.push_back(r.reward);
     const float b = baselines_.update(group[0].sample.problem, rewards,
                                       greedy != nullptr ? std::optional<float>(greedy->reward) : std::nullopt);
-    for (auto& r : group) {
+    std::vector<float> adv;
+    if (options_.baseline == Baseline::leave_one_out)
+      adv = algo::group_advantages(rewards, rewards.size(), algo::AdvantageEstimator::rloo);
+    else if (options_.baseline == Baseline::group_norm)
+      adv = algo::group_advantages(rewards, rewards.size(), algo::AdvantageEstimator::grpo);
+    for (std::size_t i = 0; i < group.size(); ++i) {
+      Rollout& r = group[i];
       r.baseline = b;
-      for (auto& w : r.weights) w += r.reward - b;
+      const float a = adv.empty() ? r.reward - b : adv[i];
+      for (auto& w : r.weights) w += a;
     }
   }
 
@@ -137,13 +109,30 @@ public:
       }
       const auto logp = policy.log_probs(samples);
       const auto t_max = static_cast<std::size_t>(B::shape(logp).at(1));
-      const auto mask = detail::train_mask<B>(samples);
-      const auto w = detail::train_padded<B>(weights, t_max);
-      const auto lg = algo::policy_gradient_loss_grad<B>(logp, w, mask, options_.reduction);
+      const auto mask = algo::completion_mask<B>(samples);
+      const auto w = algo::padded_to<B>(weights, t_max);
+      const auto behaviour = behaviour_logprobs<B>(batch, t_max);
+      const algo::LossGrad<B> lg = [&] {
+        if (options_.ratio_clip == 0.0F)
+          return algo::policy_gradient_loss_grad<B>(logp, w, mask, options_.reduction, options_.norm_length);
+        // π_old: the behaviour policy for stale rollouts, the learner itself (ρ = 1) for fresh ones.
+        const auto current = B::values(B::detach(logp));
+        auto old = B::values(behaviour);
+        for (std::size_t i = 0; i < batch.size(); ++i)
+          if (batch[i].version >= step)
+            std::copy_n(current.begin() + static_cast<std::ptrdiff_t>(i * t_max), t_max,
+                        old.begin() + static_cast<std::ptrdiff_t>(i * t_max));
+        const auto o = B::from_values(old, B::shape(logp));
+        report.parts["clip_fraction"] = algo::ppo_clip_fraction<B>(B::detach(logp), o, mask, options_.ratio_clip);
+        return algo::clipped_surrogate_grad<B>(logp, o, w, mask, options_.ratio_clip, options_.reduction,
+                                               options_.norm_length);
+      }();
       backward_logprobs(policy, samples, logp, lg.grad);
       const float rl = B::item(lg.loss);
       report.loss += rl;
       report.parts["rl"] = rl;
+      batch_diagnostics<B>(logp, behaviour, mask, batch, step, report.parts);
+      report.parts["kl"] = report.parts["kl_behavior"];
       report.parts["batch_reward"] = static_cast<float>(reward / static_cast<double>(batch.size()));
     }
     if (do_sl) {
@@ -151,7 +140,7 @@ public:
       for (std::size_t i = 0; i < options_.sl_batch_size; ++i)
         targets.push_back(supervised_[rltf::detail::uniform_index(rng, supervised_.size())]);
       const auto logp = policy.log_probs(targets);
-      const auto mask = detail::train_mask<B>(targets);
+      const auto mask = algo::completion_mask<B>(targets);
       const auto lg = options_.sl_coef * algo::cross_entropy_grad<B>(logp, mask, algo::Reduction::token_mean);
       backward_logprobs(policy, targets, logp, lg.grad);
       const float sl = B::item(lg.loss);
@@ -201,12 +190,20 @@ public:
   RltfTrainer(P& policy, E& executor, F feedback, std::vector<Problem> problems, RltfOptions options = {},
               std::span<const Problem> supervised = {})
       : base(policy, executor, std::move(feedback), problems, options.rollout, options.learner, options.run,
-             RltfObjective(options.loss,
+             RltfObjective(with_norm_length(options.loss, options.rollout),
                            supervised_samples(policy.tokenizer(),
                                               supervised.empty() ? std::span<const Problem>(problems) : supervised)),
              make_buffer<Buf>(options.learner)) {
     if (options.loss.baseline == Baseline::greedy && !options.rollout.greedy_baseline)
       throw invalid_argument("RltfTrainer: the greedy baseline needs rollout.greedy_baseline = true");
+  }
+
+private:
+  /// seq_mean_token_sum_norm's L defaults to the generation budget (Dr. GRPO's constant).
+  static RltfLossOptions with_norm_length(RltfLossOptions loss, const RolloutOptions& rollout) {
+    if (loss.reduction == algo::Reduction::seq_mean_token_sum_norm && loss.norm_length == 0.0F)
+      loss.norm_length = static_cast<float>(rollout.sampling.max_new_tokens);
+    return loss;
   }
 };
 

@@ -29,6 +29,9 @@ struct Rollout {
   /// log π_ref(token) under the frozen reference policy (GRPO); empty when unused.
   std::vector<float> ref_logprobs;
   std::uint64_t round = 0; ///< the rollout round that produced it
+  /// Optimiser steps the generating weights had taken: a learner at step s > version trains on
+  /// it off-policy (stale by s − version steps).
+  std::uint64_t version = 0;
 };
 
 /// Checkpoint codec of rollouts (OnlineBuffer<Rollout>::state()).
@@ -44,7 +47,7 @@ struct BufferCodec<Rollout> {
                           {"passed", r.passed},     {"total", r.total},
                           {"reward", r.reward},     {"baseline", r.baseline},
                           {"weights", r.weights},   {"ref_logprobs", r.ref_logprobs},
-                          {"round", r.round}};
+                          {"round", r.round},       {"version", r.version}};
   }
   [[nodiscard]] static Rollout decode(const nlohmann::json& j) {
     Rollout r;
@@ -68,6 +71,7 @@ struct BufferCodec<Rollout> {
     r.weights = j.at("weights").get<std::vector<float>>();
     r.ref_logprobs = j.at("ref_logprobs").get<std::vector<float>>();
     r.round = j.at("round").get<std::uint64_t>();
+    r.version = j.value("version", r.round); // states written before versions were recorded
     if (r.weights.size() != s.tokens.size())
       throw nlohmann::json::other_error::create(501, "weights and tokens differ in length", &j);
     return r;

@@ -15,20 +15,43 @@
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "rltf/algo/grad.hpp"
+#include "rltf/algo/padded.hpp"
 #include "rltf/core/error.hpp"
+#include "rltf/core/problem.hpp"
 #include "rltf/core/rng.hpp"
 #include "rltf/core/sample.hpp"
 #include "rltf/detail/random.hpp"
+#include "rltf/tokenize/tokenizer.hpp"
 #include "rltf/train/options.hpp"
-#include "rltf/train/rltf_trainer.hpp"
 #include "rltf/train/trainable_policy.hpp"
 
 namespace rltf {
+
+/// Supervised targets: one Sample per (problem, reference solution), tokenised as the policy
+/// sees them — prompt tokens, then the solution's tokens followed by eos.
+template <Tokenizer T>
+[[nodiscard]] std::vector<Sample> supervised_samples(const T& tokenizer, std::span<const Problem> problems) {
+  std::vector<Sample> out;
+  for (std::size_t i = 0; i < problems.size(); ++i)
+    for (const auto& solution : problems[i].solutions) {
+      Sample s;
+      s.problem = i;
+      s.task_id = problems[i].task_id;
+      s.prompt = problems[i].prompt;
+      s.prompt_tokens = tokenizer.encode(problems[i].prompt);
+      s.tokens = tokenizer.encode(solution);
+      s.tokens.push_back(static_cast<token_id>(tokenizer.eos_id()));
+      s.text = solution;
+      out.push_back(std::move(s));
+    }
+  return out;
+}
 
 /// Options of supervised_finetune.
 struct SftOptions {
@@ -67,14 +90,14 @@ std::vector<float> supervised_finetune(P& policy, std::span<const Sample> target
       if (cursor >= order.size()) {
         order.resize(targets.size());
         for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-        detail::shuffle(order, rng);
+        rltf::detail::shuffle(order, rng);
         cursor = 0;
       }
       batch.push_back(targets[order[cursor++]]);
     }
     policy.zero_grad();
     const auto logp = policy.log_probs(batch);
-    const auto lg = algo::cross_entropy_grad<B>(logp, detail::train_mask<B>(batch));
+    const auto lg = algo::cross_entropy_grad<B>(logp, algo::completion_mask<B>(batch));
     backward_logprobs(policy, batch, logp, lg.grad);
     OptimizerOptions opt = options.optimizer;
     const double t = options.steps <= 1 ? 0.0 : static_cast<double>(step) / static_cast<double>(options.steps - 1);
