@@ -59,12 +59,12 @@ for arg in sys.argv[2:]:
 } // namespace plot_test
 
 TEST_CASE("png: CRC-32 and Adler-32 check values") {
-  CHECK(rltf::detail::crc32("123456789") == 0xCBF43926U);
-  CHECK(rltf::detail::crc32("") == 0U);
-  CHECK(rltf::detail::adler32("Wikipedia") == 0x11E60398U);
-  CHECK(rltf::detail::adler32("") == 1U);
+  CHECK(rltf::programs::detail::crc32("123456789") == 0xCBF43926U);
+  CHECK(rltf::programs::detail::crc32("") == 0U);
+  CHECK(rltf::programs::detail::adler32("Wikipedia") == 0x11E60398U);
+  CHECK(rltf::programs::detail::adler32("") == 1U);
   // A stored zlib stream: header, one final block of 3 bytes, Adler-32.
-  const std::string z = rltf::detail::zlib_stored("abc");
+  const std::string z = rltf::programs::detail::zlib_stored("abc");
   CHECK(z.size() == 2 + 5 + 3 + 4);
   CHECK(static_cast<unsigned char>(z[2]) == 1); // BFINAL, BTYPE 00
   CHECK(z.substr(7, 3) == "abc");
@@ -74,7 +74,7 @@ TEST_CASE("png: images decode with Python's zlib, pixel for pixel") {
   const auto dir = std::filesystem::path(RLTF_BINARY_DIR) / "test-tmp" / "png";
   std::filesystem::create_directories(dir);
   // 300×100 RGB is 90 100 bytes of scanlines: two stored deflate blocks.
-  rltf::detail::Image img(300, 100);
+  rltf::programs::detail::Image img(300, 100);
   img.fill_rect(10, 10, 50, 40, {200, 10, 30});
   img.line(0, 99, 299, 0, {0, 128, 255}, 3);
   img.disc(150, 50, 6, {1, 2, 3});
@@ -95,7 +95,7 @@ TEST_CASE("png: images decode with Python's zlib, pixel for pixel") {
   std::string data;
   for (int i = 0; i < 3000; ++i) data += static_cast<char>((i * 7919) % 256);
   data += std::string(1000, 'x') + "abcabcabcab";
-  const auto z = rltf::detail::zlib_fixed(data, 3, 100);
+  const auto z = rltf::programs::detail::zlib_fixed(data, 3, 100);
   std::FILE* f = std::fopen((dir / "data.z").c_str(), "wb");
   REQUIRE(f != nullptr);
   std::fwrite(z.data(), 1, z.size(), f);
@@ -112,16 +112,16 @@ TEST_CASE("png: images decode with Python's zlib, pixel for pixel") {
   long long sum = 0;
   for (unsigned char c : data) sum += c;
   CHECK(std::string(buf) == std::to_string(data.size()) + " " + std::to_string(sum % 100003) + "\n");
-  CHECK(img.at(20, 20) == rltf::detail::Rgb{200, 10, 30});
-  CHECK(img.at(150, 50) == rltf::detail::Rgb{1, 2, 3});
-  CHECK(img.at(60, 70) == rltf::detail::Rgb{0, 0, 0}); // the top-left pixel of 'R' at scale 2
-  CHECK(img.at(0, 0) == rltf::detail::Rgb{255, 255, 255});
+  CHECK(img.at(20, 20) == rltf::programs::detail::Rgb{200, 10, 30});
+  CHECK(img.at(150, 50) == rltf::programs::detail::Rgb{1, 2, 3});
+  CHECK(img.at(60, 70) == rltf::programs::detail::Rgb{0, 0, 0}); // the top-left pixel of 'R' at scale 2
+  CHECK(img.at(0, 0) == rltf::programs::detail::Rgb{255, 255, 255});
 }
 
 TEST_CASE("plot: learning curves render into panels with every series' colour") {
   rltf::LinePlot a{.title = "held-out pass@1", .x_label = "RL step", .y_label = "pass@1"};
   a.series.push_back({.name = "RLTF", .points = {{0, 0.2}, {50, 0.3}, {100, 0.45}}, .errors = {0.01, 0.02, 0.03}});
-  a.series.push_back({.name = "SFT", .points = {{0, 0.2}, {100, 0.2}}, .color = rltf::detail::Rgb{10, 200, 10}});
+  a.series.push_back({.name = "SFT", .points = {{0, 0.2}, {100, 0.2}}, .color = rltf::programs::detail::Rgb{10, 200, 10}});
   rltf::LinePlot b{.title = "reward", .x_label = "step", .y_label = "mean reward", .y_min = -1.0, .y_max = 1.0};
   b.series.push_back({.name = "train", .points = {{1, -0.8}, {2, -0.5}, {3, 0.1}}});
   const auto img = rltf::render({a, b});
@@ -132,15 +132,15 @@ TEST_CASE("plot: learning curves render into panels with every series' colour") 
   for (int y = 0; y < img.height(); ++y)
     for (int x = 0; x < img.width(); ++x) {
       const auto c = img.at(x, y);
-      if (c == rltf::detail::palette()[0]) (y < 420 ? blue : blue_bottom)++;
-      if (c == rltf::detail::Rgb{10, 200, 10}) ++green;
+      if (c == rltf::programs::detail::palette()[0]) (y < 420 ? blue : blue_bottom)++;
+      if (c == rltf::programs::detail::Rgb{10, 200, 10}) ++green;
     }
   CHECK(blue > 200);
   CHECK(green > 200);
   CHECK(blue_bottom > 100);
-  const auto ticks = rltf::detail::ticks(0.0, 1.0);
+  const auto ticks = rltf::programs::detail::ticks(0.0, 1.0);
   REQUIRE(ticks.size() == 6);
   for (std::size_t i = 0; i < 6; ++i) CHECK(ticks[i] == doctest::Approx(0.2 * static_cast<double>(i)));
-  CHECK(rltf::detail::ticks(0.0, 250.0).size() == 6); // 0, 50, ..., 250
+  CHECK(rltf::programs::detail::ticks(0.0, 250.0).size() == 6); // 0, 50, ..., 250
   CHECK_THROWS_AS((void)rltf::render({}), rltf::invalid_argument);
 }

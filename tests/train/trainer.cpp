@@ -195,23 +195,23 @@ TEST_CASE("trainer options as JSON and the first difference of two configuration
   CHECK(grpo.at("loss").at("reduction") == "sequence_mean");
 
   const nlohmann::json was = {{"a", {{"b", 1}, {"c", 3e-5F}}}, {"d", "x"}, {"gone", true}};
-  CHECK_FALSE(rltf::detail::config_difference(was, was).has_value());
+  CHECK_FALSE(rltf::train::detail::config_difference(was, was).has_value());
   auto now = was;
   now["a"]["c"] = 1e-4F;
-  auto d = rltf::detail::config_difference(was, now);
+  auto d = rltf::train::detail::config_difference(was, now);
   REQUIRE(d.has_value());
   CHECK(d->path == "a.c");
   CHECK(d->was == "3e-05"); // floats as a person writes them, not 2.9999999242136255e-05
   CHECK(d->now == "0.0001");
   now = was;
   now.erase("gone");
-  d = rltf::detail::config_difference(was, now);
+  d = rltf::train::detail::config_difference(was, now);
   REQUIRE(d.has_value());
   CHECK(d->path == "gone");
   CHECK(d->now == "absent");
   now = was;
   now["new"] = {1, 2};
-  d = rltf::detail::config_difference(was, now);
+  d = rltf::train::detail::config_difference(was, now);
   REQUIRE(d.has_value());
   CHECK(d->path == "new");
   CHECK(d->was == "absent");
