@@ -9,6 +9,9 @@ packages=(
   libeigen3-dev xtensor-dev librange-v3-dev libboost-dev doctest-dev nlohmann-json3-dev libcpp-httplib-dev
   libtorch-dev libgloo-dev libopenblas0-pthread
   python3 python3-torch
+  pkg-config
+  libpcre2-dev
+  libicu-dev
 )
 if [[ "${RLTF_NO_TORCH:-0}" == "1" ]]; then
   packages=("${packages[@]/libtorch-dev/}")
