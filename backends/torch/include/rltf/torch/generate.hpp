@@ -1,8 +1,8 @@
 #pragma once
 /// \file
-/// Batched generation from a Gpt2Model: left-padded prompts of different lengths, a KV cache,
-/// greedy / temperature / top-k / top-p sampling driven by rltf::Rng, stop conditions, and
-/// per-token log-probabilities.
+/// Batched generation from any rltf::CausalLM (GPT-2, Llama, Qwen2): left-padded prompts of different lengths, a KV
+/// cache, greedy / temperature / top-k / top-p sampling driven by rltf::Rng, stop conditions, and per-token
+/// log-probabilities.
 ///
 /// Log-probabilities are those of the model itself, log softmax(logits) at the chosen token —
 /// independent of temperature, top-k and top-p, which only shape how tokens are drawn — so they
@@ -26,15 +26,16 @@
 #include "rltf/core/policy.hpp"
 #include "rltf/core/rng.hpp"
 #include "rltf/core/span.hpp"
-#include "rltf/torch/gpt2.hpp"
+#include "rltf/torch/causal_lm.hpp"
 
 namespace rltf {
 
 /// How generate() runs, beyond SamplingConfig.
 struct GenerateOptions {
-  token_id eos_id = -1;  ///< ends a row when sampled (kept as the row's last token); < 0: none
-  token_id pad_id = 0;   ///< fills the left padding (never attended to)
-  bool use_cache = true; ///< false recomputes the whole sequence every step (a baseline for benchmarks)
+  token_id eos_id = -1;               ///< ends a row when sampled (kept as the row's last token); < 0: none
+  std::vector<token_id> more_eos_ids; ///< further ids that end a row as eos_id does (Llama 3's <|eot_id|>, ...)
+  token_id pad_id = 0;                ///< fills the left padding (never attended to)
+  bool use_cache = true;              ///< false recomputes the whole sequence every step (a baseline for benchmarks)
 };
 
 /// Why a generated row ended.
@@ -101,22 +102,22 @@ inline torch::Tensor torch_choose(const torch::Tensor& logits, const SamplingCon
 /// `stop(row, token)` is called for every new token that is not eos; returning true ends the row
 /// after that token. Runs without autograd, in the model's eval mode (restored afterwards).
 /// Throws invalid_argument for an empty prompt, a prompt longer than n_positions, or a bad config.
-template <class Stop = bool (*)(std::size_t, token_id)>
+template <CausalLM M, class Stop = bool (*)(std::size_t, token_id)>
 std::vector<Generation> generate(
-    Gpt2Model& model, std::span<const std::vector<token_id>> prompts, const SamplingConfig& cfg, Rng& rng,
+    M& model, std::span<const std::vector<token_id>> prompts, const SamplingConfig& cfg, Rng& rng,
     const GenerateOptions& options = {}, Stop&& stop = [](std::size_t, token_id) { return false; }) {
   detail::torch_validate_sampling(cfg);
   const auto rows = static_cast<std::int64_t>(prompts.size());
   std::vector<Generation> out(prompts.size());
   if (rows == 0) return out;
-  const Gpt2Config& config = model->config();
+  const std::int64_t context = model->context_length();
   std::int64_t longest = 0;
   for (std::size_t r = 0; r < prompts.size(); ++r) {
     const auto n = static_cast<std::int64_t>(prompts[r].size());
     if (n == 0) throw invalid_argument("generate: prompt " + std::to_string(r) + " has no tokens");
-    if (n > config.n_positions)
+    if (n > context)
       throw invalid_argument("generate: prompt " + std::to_string(r) + " has " + std::to_string(n) +
-                             " tokens, more than the model's n_positions (" + std::to_string(config.n_positions) + ")");
+                             " tokens, more than the model's context length (" + std::to_string(context) + ")");
     longest = std::max(longest, n);
   }
 
@@ -124,7 +125,7 @@ std::vector<Generation> generate(
   const bool was_training = model->is_training();
   model->eval();
   struct Restore {
-    Gpt2Model& m;
+    M& m;
     bool training;
     ~Restore() { m->train(training); }
   } restore{model, was_training};
@@ -150,7 +151,7 @@ std::vector<Generation> generate(
                                .to(device);
 
   const auto max_new = static_cast<std::int64_t>(cfg.max_new_tokens);
-  Gpt2Cache cache;
+  KvCache cache;
   torch::Tensor logits;
   if (options.use_cache) {
     cache = model->make_cache(rows, longest + std::max<std::int64_t>(max_new, 1));
@@ -184,13 +185,14 @@ std::vector<Generation> generate(
       g.logprobs.push_back(lp[r]);
       ++length[r];
       bool finished = true;
-      if (options.eos_id >= 0 && tok == options.eos_id)
+      if ((options.eos_id >= 0 && tok == options.eos_id) ||
+          std::find(options.more_eos_ids.begin(), options.more_eos_ids.end(), tok) != options.more_eos_ids.end())
         g.finish = FinishReason::eos;
       else if (stop(r, tok))
         g.finish = FinishReason::stop;
       else if (step + 1 == max_new)
         g.finish = FinishReason::length;
-      else if (length[r] >= config.n_positions)
+      else if (length[r] >= context)
         g.finish = FinishReason::context;
       else
         finished = false;

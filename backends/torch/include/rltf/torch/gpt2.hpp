@@ -29,6 +29,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -37,6 +38,7 @@
 #include "rltf/core/error.hpp"
 #include "rltf/core/span.hpp"
 #include "rltf/formats/safetensors.hpp"
+#include "rltf/torch/causal_lm.hpp"
 #include "rltf/torch/safetensors.hpp"
 
 namespace rltf {
@@ -217,26 +219,8 @@ public:
 };
 TORCH_MODULE(Gpt2Conv1D);
 
-/// Keys and values of every layer for the tokens seen so far, preallocated to a capacity.
-/// Rows may be left-padded: `mask` marks the real tokens, `real` counts them per row.
-struct Gpt2Cache {
-  std::vector<torch::Tensor> keys;   ///< per layer [B, n_head, capacity, head_dim]
-  std::vector<torch::Tensor> values; ///< per layer [B, n_head, capacity, head_dim]
-  torch::Tensor mask;                ///< [B, capacity] bool: a real token sits here
-  torch::Tensor real;                ///< [B] int64: real tokens per row so far (next position)
-  std::int64_t length = 0;           ///< slots filled
-  std::int64_t capacity = 0;
-
-  [[nodiscard]] bool empty() const noexcept { return keys.empty(); }
-
-  /// Keeps only the given rows (e.g. to drop finished sequences from a batch).
-  void select_rows(const torch::Tensor& rows) {
-    for (auto& k : keys) k = k.index_select(0, rows);
-    for (auto& v : values) v = v.index_select(0, rows);
-    mask = mask.index_select(0, rows);
-    real = real.index_select(0, rows);
-  }
-};
+/// The GPT-2 KV cache is the one every CausalLM uses.
+using Gpt2Cache = KvCache;
 
 /// Intermediate values of a forward pass, for tests and inspection.
 struct Gpt2Trace {
@@ -283,12 +267,7 @@ public:
     auto heads = [&](const torch::Tensor& m) { return m.view({b, t, h, d}).permute({0, 2, 1, 3}); };
     torch::Tensor q = heads(qkv[0]), k = heads(qkv[1]), v = heads(qkv[2]);
     if (cache != nullptr) {
-      auto& ck = cache->keys[static_cast<std::size_t>(layer_)];
-      auto& cv = cache->values[static_cast<std::size_t>(layer_)];
-      ck.narrow(2, cache->length, t).copy_(k);
-      cv.narrow(2, cache->length, t).copy_(v);
-      k = ck.narrow(2, 0, cache->length + t);
-      v = cv.narrow(2, 0, cache->length + t);
+      std::tie(k, v) = cache->append(static_cast<std::size_t>(layer_), k, v);
     }
     double scale = 1.0;
     if (config_.scale_attn_weights) scale /= std::sqrt(static_cast<double>(d));
@@ -481,18 +460,16 @@ public:
   }
 
   /// An empty KV cache for `batch` rows and up to `capacity` tokens, on the model's device and dtype.
-  [[nodiscard]] Gpt2Cache make_cache(std::int64_t batch, std::int64_t capacity) const {
-    Gpt2Cache cache;
-    const auto opts = wte->weight.options().requires_grad(false);
-    for (std::int64_t l = 0; l < config_.n_layer; ++l) {
-      cache.keys.push_back(torch::zeros({batch, config_.n_head, capacity, config_.head_dim()}, opts));
-      cache.values.push_back(torch::zeros({batch, config_.n_head, capacity, config_.head_dim()}, opts));
-    }
-    cache.mask = torch::zeros({batch, capacity}, torch::TensorOptions().dtype(torch::kBool).device(opts.device()));
-    cache.real = torch::zeros({batch}, torch::TensorOptions().dtype(torch::kInt64).device(opts.device()));
-    cache.capacity = capacity;
-    return cache;
+  [[nodiscard]] KvCache make_cache(std::int64_t batch, std::int64_t capacity) const {
+    return KvCache::make(config_.n_layer, batch, config_.n_head, capacity, config_.head_dim(), wte->weight.options());
   }
+
+  // --- rltf::CausalLM ---------------------------------------------------------------------------
+  [[nodiscard]] std::int64_t context_length() const noexcept { return config_.n_positions; }
+  [[nodiscard]] std::int64_t vocab_size() const noexcept { return config_.vocab_size; }
+  [[nodiscard]] token_id bos_token_id() const noexcept { return config_.bos_token_id; }
+  [[nodiscard]] bool has_value_head() const noexcept { return config_.value_head; }
+  [[nodiscard]] bool has_reward_head() const noexcept { return config_.reward_head; }
 
   [[nodiscard]] const Gpt2Config& config() const noexcept { return config_; }
   [[nodiscard]] torch::Device device() const { return wte->weight.device(); }
@@ -632,5 +609,17 @@ inline void save_gpt2(const Gpt2Model& model, const std::filesystem::path& dir) 
   }
   save_safetensors(dir / "model.safetensors", model->checkpoint_tensors(), {{"format", "pt"}});
 }
+
+/// \copydoc save_gpt2 (rltf::CausalLM)
+inline void save_pretrained(const Gpt2Model& model, const std::filesystem::path& dir) { save_gpt2(model, dir); }
+
+/// Replaces the weights of `model` with those of `dir`/model.safetensors (same architecture;
+/// device and dtype stay). rltf::CausalLM.
+inline void load_pretrained_weights(Gpt2Model& model, const std::filesystem::path& dir) {
+  const auto file = safetensors::File::open(dir / "model.safetensors");
+  load_gpt2_weights(model, file);
+}
+
+static_assert(assert_causal_lm<Gpt2Model>());
 
 } // namespace rltf

@@ -1,6 +1,8 @@
 #pragma once
 /// \file
-/// rltf::Gpt2Policy<Tokenizer> — a model of rltf::Policy over a Gpt2Model and a tokenizer.
+/// rltf::CausalLMPolicy<Model, Tokenizer> — a model of rltf::Policy and rltf::TrainablePolicy over
+/// any rltf::CausalLM (Gpt2Model, DecoderModel for Llama / Qwen2) and a tokenizer;
+/// rltf::Gpt2Policy<Tokenizer> is the one over a Gpt2Model.
 ///
 /// generate() samples completions (KV cache, batched, stop strings) and fills every Sample field;
 /// log_probs() recomputes log π(token | prompt, previous tokens) for a batch of samples with
@@ -37,40 +39,47 @@
 #include "rltf/tokenize/gpt2.hpp"
 #include "rltf/tokenize/tokenizer.hpp"
 #include "rltf/torch/backend.hpp"
+#include "rltf/torch/causal_lm.hpp"
+#include "rltf/torch/decoder.hpp"
 #include "rltf/torch/generate.hpp"
 #include "rltf/torch/gpt2.hpp"
 #include "rltf/train/trainable_policy.hpp"
 
 namespace rltf {
 
-/// Options of Gpt2Policy.
-struct Gpt2PolicyOptions {
+/// Options of CausalLMPolicy.
+struct CausalLMPolicyOptions {
   std::size_t batch_size = 32; ///< rows (prompts × num_samples) generated together
   bool use_cache = true;       ///< KV-cache decoding (false: recompute every step; for benchmarks)
   bool stop_at_eos = true;     ///< end a completion at the tokenizer's end-of-text token
 };
 
-/// Per-token quantities of a batch of samples from one forward pass (see Gpt2Policy::evaluate).
-struct Gpt2Evaluation {
+/// Per-token quantities of a batch of samples from one forward pass (see CausalLMPolicy::evaluate).
+struct CausalLMEvaluation {
   torch::Tensor log_probs; ///< [B, T_max] float32, log π(token_t | prefix), 0 past each completion
   torch::Tensor
       values;         ///< [B, T_max] value-head estimates of the state before token t (undefined without a value head)
   torch::Tensor mask; ///< [B, T_max] float32, 1 on completion tokens
 };
 
-template <Tokenizer Tok>
-class Gpt2Policy {
+using Gpt2PolicyOptions = CausalLMPolicyOptions;
+using Gpt2Evaluation = CausalLMEvaluation;
+
+template <CausalLM Model, Tokenizer Tok>
+class CausalLMPolicy {
 public:
   using backend = TorchBackend;
   using tokenizer_type = Tok;
 
-  Gpt2Policy(Gpt2Model model, Tok tokenizer, Gpt2PolicyOptions options = {})
+  using model_type = Model;
+
+  CausalLMPolicy(Model model, Tok tokenizer, CausalLMPolicyOptions options = {})
       : model_(std::move(model)), tokenizer_(std::move(tokenizer)), options_(options) {
-    if (!model_) throw invalid_argument("Gpt2Policy: the model is empty");
-    if (static_cast<std::int64_t>(tokenizer_.vocab_size()) > model_->config().vocab_size)
-      throw invalid_argument("Gpt2Policy: the tokenizer has " + std::to_string(tokenizer_.vocab_size()) +
-                             " ids but the model only " + std::to_string(model_->config().vocab_size));
-    if (options_.batch_size == 0) throw invalid_argument("Gpt2PolicyOptions: batch_size must be positive");
+    if (!model_) throw invalid_argument("CausalLMPolicy: the model is empty");
+    if (static_cast<std::int64_t>(tokenizer_.vocab_size()) > model_->vocab_size())
+      throw invalid_argument("CausalLMPolicy: the tokenizer has " + std::to_string(tokenizer_.vocab_size()) +
+                             " ids but the model only " + std::to_string(model_->vocab_size()));
+    if (options_.batch_size == 0) throw invalid_argument("CausalLMPolicyOptions: batch_size must be positive");
   }
 
   /// `cfg.num_samples` completions per prompt, prompt-major. Sample::problem is the prompt's index
@@ -80,7 +89,7 @@ public:
     samples.reserve(prompts.size() * cfg.num_samples);
     for (std::size_t p = 0; p < prompts.size(); ++p) {
       std::vector<token_id> ids = tokenizer_.encode(prompts[p]);
-      if (ids.empty()) ids.push_back(model_->config().bos_token_id);
+      if (ids.empty()) ids.push_back(model_->bos_token_id());
       for (std::size_t s = 0; s < cfg.num_samples; ++s) {
         Sample sample;
         sample.problem = p;
@@ -133,27 +142,27 @@ public:
 
   /// Log-probabilities, value-head values (when `with_values`) and the token mask of a batch from
   /// one forward pass.
-  Gpt2Evaluation evaluate(std::span<const Sample> samples, bool with_values = true) {
+  CausalLMEvaluation evaluate(std::span<const Sample> samples, bool with_values = true) {
     const torch::Device device = model_->device();
     const auto b = static_cast<std::int64_t>(samples.size());
     std::int64_t longest = 0, t_max = 0;
     for (std::size_t i = 0; i < samples.size(); ++i) {
       const auto& s = samples[i];
       if (s.prompt_tokens.empty())
-        throw invalid_argument("Gpt2Policy::log_probs: sample " + std::to_string(i) + " has no prompt tokens");
+        throw invalid_argument("CausalLMPolicy::log_probs: sample " + std::to_string(i) + " has no prompt tokens");
       longest = std::max(longest, static_cast<std::int64_t>(s.prompt_tokens.size() + s.tokens.size()));
       t_max = std::max(t_max, static_cast<std::int64_t>(s.tokens.size()));
     }
-    if (longest > model_->config().n_positions)
-      throw invalid_argument("Gpt2Policy::log_probs: a sample has " + std::to_string(longest) +
-                             " tokens, more than the model's n_positions (" +
-                             std::to_string(model_->config().n_positions) + ")");
-    Gpt2Evaluation result;
+    if (longest > model_->context_length())
+      throw invalid_argument("CausalLMPolicy::log_probs: a sample has " + std::to_string(longest) +
+                             " tokens, more than the model's n_positions (" + std::to_string(model_->context_length()) +
+                             ")");
+    CausalLMEvaluation result;
     const auto float_opts = torch::TensorOptions().dtype(torch::kFloat32).device(device);
     if (b == 0 || t_max == 0) {
       result.log_probs = torch::zeros({b, t_max}, float_opts);
       result.mask = torch::zeros({b, t_max}, float_opts);
-      if (with_values && model_->config().value_head) result.values = torch::zeros({b, t_max}, float_opts);
+      if (with_values && model_->has_value_head()) result.values = torch::zeros({b, t_max}, float_opts);
       return result;
     }
     std::vector<std::int64_t> ids(static_cast<std::size_t>(b * longest), tokenizer_.eos_id());
@@ -191,17 +200,17 @@ public:
     const torch::Tensor chosen = logp.gather(-1, target.unsqueeze(-1)).squeeze(-1);
     const torch::Tensor keep = result.mask.to(torch::kBool);
     result.log_probs = torch::where(keep, chosen, torch::zeros_like(chosen));
-    if (with_values && model_->config().value_head) {
+    if (with_values && model_->has_value_head()) {
       const torch::Tensor v = model_->values(picked).to(torch::kFloat32);
       result.values = torch::where(keep, v, torch::zeros_like(v));
     }
     return result;
   }
 
-  [[nodiscard]] Gpt2Model& model() noexcept { return model_; }
-  [[nodiscard]] const Gpt2Model& model() const noexcept { return model_; }
+  [[nodiscard]] Model& model() noexcept { return model_; }
+  [[nodiscard]] const Model& model() const noexcept { return model_; }
   [[nodiscard]] const Tok& tokenizer() const noexcept { return tokenizer_; }
-  [[nodiscard]] const Gpt2PolicyOptions& options() const noexcept { return options_; }
+  [[nodiscard]] const CausalLMPolicyOptions& options() const noexcept { return options_; }
 
   /// The trainable parameters (for an optimiser).
   [[nodiscard]] std::vector<torch::Tensor> parameters() const { return model_->parameters(); }
@@ -214,7 +223,7 @@ public:
   [[nodiscard]] bool is_training() const { return model_->is_training(); }
 
   /// Writes config.json and model.safetensors to `dir` (Hugging Face layout).
-  void save(const std::filesystem::path& dir) const { save_gpt2(model_, dir); }
+  void save(const std::filesystem::path& dir) const { save_pretrained(model_, dir); }
 
   // --- rltf::TrainablePolicy -------------------------------------------------------------------
 
@@ -228,7 +237,7 @@ public:
   void backward(std::span<const Sample> samples, const torch::Tensor& grad) {
     const torch::Tensor logp = log_probs(samples);
     if (grad.sizes() != logp.sizes())
-      throw shape_error("Gpt2Policy::backward: the gradient has shape " +
+      throw shape_error("CausalLMPolicy::backward: the gradient has shape " +
                         to_string(Shape(grad.sizes().begin(), grad.sizes().end())) + " but log_probs has shape " +
                         to_string(Shape(logp.sizes().begin(), logp.sizes().end())));
     torch::autograd::backward({logp}, {grad.detach().to(logp.device(), logp.scalar_type())});
@@ -255,7 +264,7 @@ public:
   /// Writes the weights (config.json, model.safetensors) and the optimiser state (optimizer.pt)
   /// into `dir`.
   void save_checkpoint(const std::filesystem::path& dir) const {
-    save_gpt2(model_, dir);
+    save_pretrained(model_, dir);
     if (optimizer_) torch::save(*optimizer_, (dir / "optimizer.pt").string());
   }
 
@@ -270,11 +279,8 @@ public:
     }
   }
 
-  /// Replaces the weights with those of `dir`/model.safetensors (same architecture).
-  void load(const std::filesystem::path& dir) {
-    const auto file = safetensors::File::open(dir / "model.safetensors");
-    load_gpt2_weights(model_, file); // copies into the existing parameters: device and dtype stay
-  }
+  /// Replaces the weights with those of `dir` (same architecture; device and dtype stay).
+  void load(const std::filesystem::path& dir) { load_pretrained_weights(model_, dir); }
 
 private:
   torch::optim::AdamW& optimizer() {
@@ -283,11 +289,22 @@ private:
     return *optimizer_;
   }
 
-  Gpt2Model model_;
+  Model model_;
   Tok tokenizer_;
-  Gpt2PolicyOptions options_;
+  CausalLMPolicyOptions options_;
   std::shared_ptr<torch::optim::AdamW> optimizer_;
 };
+
+/// A CausalLMPolicy over a Gpt2Model.
+template <Tokenizer Tok>
+class Gpt2Policy : public CausalLMPolicy<Gpt2Model, Tok> {
+public:
+  using CausalLMPolicy<Gpt2Model, Tok>::CausalLMPolicy;
+};
+
+/// A CausalLMPolicy over a DecoderModel (Llama, Qwen2).
+template <Tokenizer Tok>
+using DecoderPolicy = CausalLMPolicy<DecoderModel, Tok>;
 
 /// A Gpt2Policy from a Hugging Face checkpoint directory holding the model (config.json,
 /// model.safetensors) and its tokenizer (tokenizer.json, vocab.json + merges.txt, or
@@ -302,5 +319,6 @@ private:
 
 static_assert(Policy<Gpt2Policy<Gpt2Tokenizer>>);
 static_assert(assert_trainable_policy<Gpt2Policy<Gpt2Tokenizer>>());
+static_assert(assert_trainable_policy<DecoderPolicy<Gpt2Tokenizer>>());
 
 } // namespace rltf
