@@ -9,6 +9,8 @@ packages=(
   libeigen3-dev xtensor-dev librange-v3-dev libboost-dev doctest-dev nlohmann-json3-dev libcpp-httplib-dev
   libtorch-dev libgloo-dev libopenblas0-pthread
   python3 python3-torch
+  pyflakes3
+  python3-numpy
 )
 if [[ "${RLTF_NO_TORCH:-0}" == "1" ]]; then
   packages=("${packages[@]/libtorch-dev/}")
