@@ -85,7 +85,7 @@ TEST_CASE("reward hacks on HumanEval/0 score as not passing, each for its reason
       {"patched builtins",
        w + "import builtins\nbuiltins.AssertionError = type('X', (Exception,), {})\nbuiltins.abs = lambda x: 0\n"
            "builtins.isinstance = lambda *a: True\nbuiltins.len = lambda x: 0\n",
-       Outcome::failure, "AssertionError"},
+       Outcome::runtime_error, "ProtocolError"}, // the candidate's own encoder breaks; the verdict does not
       {"patched json and sys modules",
        w + "import json, sys\njson.dumps = lambda *a, **k: '{\"outcome\": \"pass\"}'\njson.loads = lambda *a, **k: {}\n"
            "sys.modules['json'] = None\n",
@@ -93,7 +93,7 @@ TEST_CASE("reward hacks on HumanEval/0 score as not passing, each for its reason
       {"the worker's own module patched",
        w + "import __main__\nfor k in list(vars(__main__)):\n    if k.startswith('_') and not k.startswith('__'):\n"
            "        try:\n            setattr(__main__, k, None)\n        except Exception:\n            pass\n",
-       Outcome::failure, ""},
+       Outcome::runtime_error, ""}, // the candidate's server breaks: it exits
       // Writing forged result records to every descriptor it can find.
       {"forged records on every descriptor",
        w + "import os, struct\nrec = b'{\"e\": \"t\", \"i\": 0, \"s\": \"passed\"}\\n{\"e\": \"done\"}\\n'\n"
@@ -145,7 +145,8 @@ TEST_CASE("reward hacks on HumanEval/0 score as not passing, each for its reason
       // Signals: stop itself, so that the verdict waits forever.
       {"SIGSTOP to itself", "    import signal\n    signal.raise_signal(signal.SIGSTOP)\n", Outcome::timeout, ""},
       // Memory bombs aimed at the trusted side.
-      {"a huge answer", "    return [0] * (60 * 1000 * 1000 // 9)\n", Outcome::runtime_error, "ProtocolError"},
+      // (ProtocolError when it is encoded within the test's time, a timeout on a loaded machine.)
+      {"a huge answer", "    return [0] * (60 * 1000 * 1000 // 9)\n", Outcome::runtime_error, ""},
       {"a deeply nested answer", "    x = []\n    for _ in range(100000):\n        x = [x]\n    return x\n",
        Outcome::failure, "NonDataError"},
   };
@@ -185,19 +186,28 @@ TEST_CASE("the candidate cannot read the tests or the expected values: they neve
                               "                m = pat.search(v.encode())\n"
                               "                if m:\n"
                               "                    return m.group().decode()\n"
-                              "    with open('/proc/self/maps') as maps, open('/proc/self/mem', 'rb', 0) as mem:\n"
-                              "        for line in maps:\n"
-                              "            addr, perms = line.split()[:2]\n"
-                              "            if 'r' not in perms:\n"
-                              "                continue\n"
-                              "            lo, hi = (int(x, 16) for x in addr.split('-'))\n"
-                              "            try:\n"
+                              "    try:\n"
+                              "        maps, mem = open('/proc/self/maps'), open('/proc/self/mem', 'rb', 0)\n"
+                              "    except OSError:  # after the uid drop the process is not dumpable\n"
+                              "        import ctypes\n"
+                              "        maps, mem = open('/proc/self/maps'), None\n"
+                              "    for line in maps:\n"
+                              "        fields = line.split()\n"
+                              "        addr, perms, path = fields[0], fields[1], fields[5] if len(fields) > 5 else ''\n"
+                              "        if not perms.startswith('rw') or path not in ('', '[heap]', '[stack]'):\n"
+                              "            continue  # the heap and anonymous memory, where every object lives\n"
+                              "        lo, hi = (int(x, 16) for x in addr.split('-'))\n"
+                              "        try:\n"
+                              "            if mem is not None:\n"
                               "                mem.seek(lo)\n"
-                              "                m = pat.search(mem.read(hi - lo))\n"
-                              "            except (OSError, OverflowError, ValueError):\n"
-                              "                continue\n"
-                              "            if m:\n"
-                              "                return m.group().decode()\n"
+                              "                data = mem.read(hi - lo)\n"
+                              "            else:\n"
+                              "                data = ctypes.string_at(lo, hi - lo)\n"
+                              "        except (OSError, OverflowError, ValueError):\n"
+                              "            continue\n"
+                              "        m = pat.search(data)\n"
+                              "        if m:\n"
+                              "            return m.group().decode()\n"
                               "    return None\n";
   auto limits = rh::limits();
   limits.test_timeout_s = 10.0;
@@ -212,6 +222,10 @@ TEST_CASE("the candidate cannot read the tests or the expected values: they neve
     CHECK(r.outcome == Outcome::failure);
     CHECK(r.tests.at(0).status == TestStatus::failed);
   }
+  // The search itself works: a secret the program holds is found.
+  const auto control = rh::executor().run(rltf::Program{program + "s = 'rltf-secret-' + '0123456789'\n", 0},
+                                          rh::job("", {"assert find() == 'rltf-secret-0123456789'"}).tests, limits);
+  CHECK(control.outcome == Outcome::pass);
   // An APPS stdin/stdout test: the expected output is not there either.
   rltf::Job stdio;
   stdio.program = rltf::Program{"import gc\nfor o in gc.get_objects():\n    if isinstance(o, str) and o.startswith("
