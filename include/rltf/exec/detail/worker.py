@@ -1748,6 +1748,9 @@ def _status_of(e, info):
 
 
 def _on_trusted_alarm(signum, frame):
+    # Once the candidate is gone, its end decides the test (the _Gone on its way must not be replaced).
+    if _S is not None and (_S.killed is not None or _S.report is not None):
+        return
     raise _Timeout()
 
 
@@ -1875,6 +1878,8 @@ def _run_job(job):
         if syntax is None and load is None:
             fn_name = job.get("fn") or ""
             for i, t in enumerate(tests):
+                if S.killed is not None or S.report is not None:
+                    raise _Gone()  # the candidate ended during the previous test
                 kind = t["k"]
                 status, detail, info = "passed", "", None
                 S.test_deadline = time.monotonic() + t_test
