@@ -991,6 +991,9 @@ def _candidate(job, fds):
         elif op == "setattr":
             obj, name, value = req["f"], req["n"], req["v"]
             guarded(lambda: setattr(obj, name, value), req["t"], False)
+        elif op == "define":
+            values = req["v"]
+            guarded(lambda: ns.update(values), req["t"], False)
         elif op == "stdio":
             stdio(req)
         else:
@@ -1862,7 +1865,22 @@ def _run_job(job):
                                 if kinds.get(name) == "f":
                                     dict.__setitem__(tns, name, _remote_name(name))
                     if job.get("setup"):
+                        before = set(tns)
                         exec(_compile_trusted(job["setup"], "<setup>", shadow, program_names), tns)
+                        # The setup's plain data (and objects of the program's classes) join the
+                        # program's namespace too, as if the setup had run there (`PI = 3`).
+                        shared = {k: v for k, v in tns.items() if k not in before and type(k) is str
+                                  and not k.startswith("__") and not isinstance(v, types.ModuleType)}
+                        if shared:
+                            pushed = {}
+                            for k, v in shared.items():
+                                try:
+                                    _encode(v, _ref_of)
+                                    pushed[k] = v
+                                except _NotData:
+                                    pass
+                            if pushed:
+                                S.answer(S.exchange({"op": "define", "v": pushed}), "the setup")
                 finally:
                     signal.setitimer(signal.ITIMER_REAL, 0)
             except _Gone:
