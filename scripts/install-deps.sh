@@ -14,6 +14,8 @@ packages=(
   libsqlite3-dev pkg-config
   libpcre2-dev
   libicu-dev
+  pyflakes3
+  python3-numpy
 )
 if [[ "${RLTF_NO_TORCH:-0}" == "1" ]]; then
   packages=("${packages[@]/libtorch-dev/}")

@@ -5,6 +5,7 @@
 // the 164 HumanEval canonical solutions and the 974 MBPP reference programs.
 //
 //   rltf-bench-executor [--quick] [--workers N] [--baseline-parallel N] [--repeat R] [--python PATH]
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -72,7 +74,35 @@ struct row {
   double executor_per_s = 0;
   double fresh_per_s = 0;
   double harness_per_s = 0;
+  double fork_per_s = 0;       ///< minimal harness: one multiprocessing.Process per program, no sandbox
+  double floor_per_core_s = 0; ///< compute floor: every program exec'd in one interpreter
 };
+
+/// Runs minimal_harness.py in `mode` ("fork" or "floor") over every script of `dir`; returns the
+/// seconds it reports for the programs alone (its own start-up is not counted).
+double run_minimal(const std::string& python, const std::string& mode, const std::filesystem::path& dir,
+                   std::size_t parallel) {
+  namespace bp = boost::process;
+  bp::ipstream out;
+  std::vector<std::string> args{RLTF_SOURCE_DIR "/benchmarks/executor/minimal_harness.py", mode, dir.string()};
+  if (mode == "fork") {
+    args.push_back(std::to_string(parallel));
+    args.push_back("30");
+  }
+  bp::child c(bp::exe = python, bp::args = args, bp::std_out > out, bp::std_err > bp::null, bp::std_in < bp::null);
+  std::string line;
+  std::string last;
+  while (std::getline(out, line)) last = line;
+  c.wait();
+  std::fprintf(stderr, "minimal harness (%s): %s\n", mode.c_str(), last.c_str());
+  std::size_t passed = 0, total = 0;
+  double seconds = 0;
+  if (std::sscanf(last.c_str(), "passed %zu of %zu in %lf seconds", &passed, &total, &seconds) != 3 || seconds <= 0)
+    throw std::runtime_error("rltf-bench-executor: minimal_harness.py " + mode + " said '" + last + "'");
+  if (passed != total)
+    std::fprintf(stderr, "warning: minimal harness (%s): %zu of %zu passed\n", mode.c_str(), passed, total);
+  return seconds;
+}
 
 /// Runs the human-eval-style harness over every script of `dir`; returns its wall time in seconds.
 double run_harness(const std::string& python, const std::filesystem::path& dir, std::size_t workers) {
@@ -126,6 +156,12 @@ row measure(const std::string& name, const std::vector<rltf::Job>& jobs, rltf::P
   r.fresh_per_s = static_cast<double>(jobs.size()) / best;
   // Baseline: human-eval's architecture, as many pool threads as the fresh baseline runs in parallel.
   r.harness_per_s = static_cast<double>(jobs.size()) / run_harness(o.python, dir, o.baseline_parallel);
+  // Baseline: the minimal fork-per-program harness, and the compute floor (one interpreter, one core).
+  r.fork_per_s = static_cast<double>(jobs.size()) / run_minimal(o.python, "fork", dir, o.baseline_parallel);
+  double floor_s = 1e30;
+  for (std::size_t rep = 0; rep < std::min<std::size_t>(o.repeat, 2); ++rep)
+    floor_s = std::min(floor_s, run_minimal(o.python, "floor", dir, 1));
+  r.floor_per_core_s = static_cast<double>(jobs.size()) / floor_s;
   std::filesystem::remove_all(dir);
   return r;
 }
@@ -165,12 +201,19 @@ int bench(options& o) {
   rows.push_back(measure("mbpp", mbpp, ex, o, work));
   std::filesystem::remove_all(work);
 
+  double load[3] = {0, 0, 0};
+  if (::getloadavg(load, 3) > 0) std::printf("load average after the run: %.2f %.2f %.2f\n", load[0], load[1], load[2]);
+  // The floor is one core's rate; `workers` workers on as many cores could reach at most that many times it.
+  const double cores = static_cast<double>(std::min<std::size_t>(ex.workers(), std::thread::hardware_concurrency()));
   std::printf("\n| programs | count | rltf executor (programs/s) | fresh python3 (programs/s) | ratio | "
-              "human-eval-style harness (programs/s) | ratio |\n");
-  std::printf("|---|---:|---:|---:|---:|---:|---:|\n");
+              "human-eval-style harness (programs/s) | ratio | minimal fork harness (programs/s) | ratio | "
+              "compute floor (programs/s per core) | fraction of floor |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (const auto& r : rows)
-    std::printf("| %s | %zu | %.0f | %.0f | %.1fx | %.0f | %.1fx |\n", r.name.c_str(), r.programs, r.executor_per_s,
-                r.fresh_per_s, r.executor_per_s / r.fresh_per_s, r.harness_per_s, r.executor_per_s / r.harness_per_s);
+    std::printf("| %s | %zu | %.0f | %.0f | %.1fx | %.0f | %.1fx | %.0f | %.1fx | %.0f | %.0f%% |\n", r.name.c_str(),
+                r.programs, r.executor_per_s, r.fresh_per_s, r.executor_per_s / r.fresh_per_s, r.harness_per_s,
+                r.executor_per_s / r.harness_per_s, r.fork_per_s, r.executor_per_s / r.fork_per_s, r.floor_per_core_s,
+                100.0 * r.executor_per_s / (r.floor_per_core_s * cores));
   return 0;
 }
 

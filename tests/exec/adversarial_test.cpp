@@ -152,9 +152,12 @@ TEST_CASE("adversarial programs: every one gets a result, nothing survives, the 
   CHECK(by_name["long sleep"].outcome == Outcome::timeout);
   CHECK(by_name["fork bomb (ctypes)"].outcome != Outcome::pass);
   CHECK(by_name["fork bomb (os.fork)"].outcome == Outcome::runtime_error); // os.fork is disabled
-  CHECK(by_name["memory bomb"].outcome == Outcome::runtime_error);
-  CHECK(by_name["memory bomb"].error->type == "MemoryError");
-  CHECK(by_name["memory bomb"].error->line == 3);
+  // MemoryError at its line; on a heavily loaded machine, zeroing 512 MiB can outlast the 1 s limit.
+  CHECK(by_name["memory bomb"].outcome != Outcome::pass);
+  if (by_name["memory bomb"].outcome == Outcome::runtime_error) {
+    CHECK(by_name["memory bomb"].error->type == "MemoryError");
+    CHECK(by_name["memory bomb"].error->line == 3);
+  }
   CHECK(by_name["output flood"].outcome == Outcome::runtime_error);
   CHECK(by_name["output flood"].error->type == "OutputLimitExceeded");
   CHECK(by_name["output flood"].output_truncated);
@@ -168,7 +171,12 @@ TEST_CASE("adversarial programs: every one gets a result, nothing survives, the 
   if (ex.privileges_dropped()) {
     // `nobody` cannot signal the root-owned worker or its group.
     CHECK(by_name["kill the parent"].outcome == Outcome::pass);
-    CHECK(by_name["kill the parent's group"].outcome == Outcome::pass);
+    // In a PID namespace the parent's group is not visible: getpgid gives 0, and kill(0) ends the
+    // program's own group; without one, the kill is refused.
+    if (ex.pid_isolated())
+      CHECK(by_name["kill the parent's group"].outcome == Outcome::runtime_error);
+    else
+      CHECK(by_name["kill the parent's group"].outcome == Outcome::pass);
     CHECK(ex.restarts() == 0);
   }
   CHECK(by_name["kill own group"].outcome == Outcome::runtime_error);
@@ -195,9 +203,12 @@ TEST_CASE("adversarial programs: every one gets a result, nothing survives, the 
   CHECK(by_name["non-daemon thread"].wall_seconds < limits.program_timeout_s);
   CHECK(by_name["escaping double fork"].outcome == Outcome::pass);
 
-  // Nothing is left: the only descendants of this process are the workers themselves...
+  // Nothing is left: the only descendants of this process are the workers and their zygotes...
   const auto workers = ex.worker_pids();
+  const auto helpers = ex.helper_pids();
+  CHECK(helpers.size() >= workers.size());
   std::set<int> expected(workers.begin(), workers.end());
+  expected.insert(helpers.begin(), helpers.end());
   expected.insert(before.begin(), before.end());
   CHECK(adv::descendants_of_self() == expected);
   // ... every private working directory was removed (only the workers' own, empty, folders remain) ...
@@ -253,4 +264,53 @@ TEST_CASE("without the privilege drop, ordinary programs still run (the develope
   tests.tests.push_back({rltf::TestKind::assertion, "assert open('f.txt').read() == 'ok'", "", ""});
   const auto r = ex.run(rltf::Program{"with open('f.txt', 'w') as f:\n    f.write('ok')\n", 0}, tests);
   CHECK(r.outcome == Outcome::pass);
+}
+
+TEST_CASE("isolation beyond rlimits: read-only host, private PID namespace, seccomp (as root), reported per result") {
+  rltf::PythonExecutor ex{rltf::PythonExecutorOptions{.python = RLTF_PYTHON, .workers = 1}};
+  // The audit hook would refuse these first; ctypes goes around it, to the kernel's own refusals.
+  const std::string program = "import os, ctypes\n"
+                              "libc = ctypes.CDLL(None, use_errno=True)\n"
+                              "pids = sorted(int(p) for p in os.listdir('/proc') if p.isdigit())\n"
+                              "me = os.getpid()\n"
+                              "fd = libc.open(b'/tmp/rltf-isolation-probe', 0o101, 0o644)\n"
+                              "open_errno = ctypes.get_errno()\n"
+                              "un = libc.unshare(0x40000000)\n"
+                              "un_errno = ctypes.get_errno()\n"
+                              "pt = libc.ptrace(16, 1, 0, 0)\n"
+                              "pt_errno = ctypes.get_errno()\n"
+                              "open('mine.txt', 'w').write('ok')\n";
+  rltf::TestSuite tests;
+  tests.tests.push_back({rltf::TestKind::assertion, "assert pids == [1, me], (pids, me)", "", ""});
+  tests.tests.push_back({rltf::TestKind::assertion, "assert fd == -1 and open_errno == 30, (fd, open_errno)", "", ""});
+  tests.tests.push_back({rltf::TestKind::assertion, "assert un == -1 and un_errno == 1, (un, un_errno)", "", ""});
+  tests.tests.push_back({rltf::TestKind::assertion, "assert pt == -1 and pt_errno == 1, (pt, pt_errno)", "", ""});
+  tests.tests.push_back({rltf::TestKind::assertion, "assert open('mine.txt').read() == 'ok'", "", ""});
+  const auto r = ex.run(rltf::Program{program, 0}, tests);
+  CHECK(r.filesystem_isolated == ex.filesystem_isolated());
+  CHECK(r.pid_isolated == ex.pid_isolated());
+  CHECK(r.seccomp_filtered == ex.seccomp_filtered());
+  CHECK(r.cgroup_limited == ex.cgroup_limited());
+  CHECK_FALSE(std::filesystem::exists("/tmp/rltf-isolation-probe"));
+  CHECK(r.tests.at(4).status == TestStatus::passed); // the private working directory stays writable
+  if (::geteuid() == 0) {
+    CHECK(ex.filesystem_isolated());
+    CHECK(ex.pid_isolated());
+    CHECK(ex.seccomp_filtered());
+    INFO(r.tests[0].detail, " | ", r.tests[1].detail, " | ", r.tests[2].detail, " | ", r.tests[3].detail);
+    CHECK(r.outcome == Outcome::pass);
+  } else {
+    MESSAGE("not root: no mount or PID namespace (the seccomp filter still applies: ", ex.seccomp_filtered(), ")");
+  }
+  // Each can be switched off.
+  rltf::PythonExecutor off{rltf::PythonExecutorOptions{
+      .python = RLTF_PYTHON, .workers = 1, .isolate_filesystem = false, .isolate_pids = false, .seccomp = false}};
+  CHECK_FALSE(off.filesystem_isolated());
+  CHECK_FALSE(off.pid_isolated());
+  CHECK_FALSE(off.seccomp_filtered());
+  const auto plain = off.run(rltf::Program{"x = 1\n", 0},
+                             rltf::TestSuite{{}, {}, {{rltf::TestKind::assertion, "assert x == 1", "", ""}}});
+  CHECK(plain.outcome == Outcome::pass);
+  CHECK_FALSE(plain.filesystem_isolated);
+  CHECK_FALSE(plain.pid_isolated);
 }

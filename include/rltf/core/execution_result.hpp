@@ -47,6 +47,12 @@ struct ExecutionResult {
   double wall_seconds = 0.0;
   std::int64_t peak_memory_kb = 0;
   bool network_isolated = false; ///< the child ran in a new network namespace
+  /// The child saw the host's file systems read-only, with only its private working directory
+  /// writable (a mount namespace of the worker's).
+  bool filesystem_isolated = false;
+  bool pid_isolated = false;     ///< the child ran in a private PID namespace (it sees only its own processes)
+  bool seccomp_filtered = false; ///< a seccomp filter refused the calls a test program never needs
+  bool cgroup_limited = false;   ///< a cgroup v2 of the worker's capped the child's memory and processes
 
   [[nodiscard]] double pass_ratio() const noexcept {
     return total == 0 ? 0.0 : static_cast<double>(passed) / static_cast<double>(total);

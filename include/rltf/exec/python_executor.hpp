@@ -8,26 +8,27 @@
 /// std::vector<rltf::ExecutionResult> rs = ex.run_all(jobs); // in submission order, on every worker
 /// ```
 ///
-/// How it works: `workers` warm Python processes (started with Boost.Process, `-I -u`, common modules
-/// pre-imported, each in its own network namespace when the kernel allows) wait for jobs on a pipe.
-/// Per job a worker forks a child that calls setsid(), sets RLIMIT_AS/CPU/NPROC/FSIZE/CORE, enters a
-/// fresh private temporary directory (removed afterwards), drops to uid/gid `nobody` when the worker
-/// runs as root, disables destructive calls (as human-eval's reliability_guard does, plus an audit
-/// hook refusing writes outside the working directory), compiles the program under its own file name,
-/// runs it, the setup code and each test, and streams per-test results back, so tests completed before
-/// a crash are kept. The worker enforces the per-test and per-program wall-clock limits by killing
-/// the child's process group, and kills and reaps every leftover descendant (it is a child
-/// subreaper). One C++ thread per worker does blocking I/O; a worker that dies or hangs is replaced
-/// and every job still gets exactly one result.
+/// How it works (docs/executor.md): `workers` warm Python worker processes (started with Boost.Process,
+/// `-I -u`, common modules pre-imported, each in its own network namespace when the kernel allows)
+/// wait for jobs on a pipe. The worker is the trusted side: it runs the tests, holds the expected
+/// values and makes every comparison. The program runs in a separate candidate process, forked per
+/// job by a zygote that was forked from the worker before it read any job (so no test data is ever
+/// in a candidate's memory), in a sandbox: setsid(), RLIMIT_AS/CPU/NPROC/FSIZE/CORE, a fresh private
+/// working directory, uid/gid `nobody` when the executor runs as root, and, where the kernel allows,
+/// a read-only view of the host (mount namespace), a private PID namespace and a seccomp filter.
+/// The tests call the program's functions through proxies, over a channel that carries plain data
+/// only; exceptions come back as class, message and line, arguments changed in place come back.
+/// The worker enforces the per-test and per-program wall-clock limits by killing the candidate, and
+/// the zygote kills and reaps every leftover descendant. One C++ thread per worker does blocking
+/// I/O; a worker that dies or hangs is replaced and every job still gets exactly one result.
 ///
 /// Classification (docs/executor.md): an exception whose traceback has a frame in the program's own file is
 /// a runtime error of the program at the innermost such line (TestStatus::error); an AssertionError
-/// raised by the test's own code is a failure (TestStatus::failed); other exceptions raised by test
-/// code are errors without a line. A program's outcome is decided by its worst test:
-/// timeout > runtime_error > failure > pass.
+/// raised by the test's own code is a failure (TestStatus::failed), as is a call that returned a
+/// non-data object (NonDataError); other exceptions raised by test code are errors without a line.
+/// A program's outcome is decided by its worst test: timeout > runtime_error > failure > pass.
 ///
-/// Limitations: the guard is in-process; a hostile program using ctypes can still forge results,
-/// and, when the executor does not run as root (no uid drop), signal processes of the same user.
+/// Limitations: see docs/executor.md#threat-model.
 
 #include <algorithm>
 #include <atomic>
@@ -65,7 +66,8 @@ struct PythonExecutorOptions {
   std::string python = "/usr/bin/python3";
   /// Number of worker processes; 0 means std::thread::hardware_concurrency().
   std::size_t workers = 0;
-  /// Modules imported once by every worker, so children start with them loaded.
+  /// Modules imported once by every worker, so children start with them loaded. numpy is left out on
+  /// purpose: OpenBLAS's fork handlers make every fork about 3 ms slower (programs import it as usual).
   std::vector<std::string> preload = {"math",      "re",      "collections", "itertools",   "functools", "heapq",
                                       "bisect",    "string",  "typing",      "random",      "copy",      "operator",
                                       "fractions", "decimal", "statistics",  "datetime",    "json",      "hashlib",
@@ -76,6 +78,17 @@ struct PythonExecutorOptions {
   std::string temp_root = {};
   /// Run children in a new network namespace where the kernel allows (ExecutionResult::network_isolated).
   bool isolate_network = true;
+  /// When the executor runs as root: children see the host read-only, with a private writable
+  /// working directory, in a mount namespace of each worker's (ExecutionResult::filesystem_isolated).
+  bool isolate_filesystem = true;
+  /// When the executor runs as root: children run in a PID namespace of each worker's
+  /// (ExecutionResult::pid_isolated).
+  bool isolate_pids = true;
+  /// A seccomp filter against the calls a test program never needs (ExecutionResult::seccomp_filtered).
+  bool seccomp = true;
+  /// A cgroup v2 per worker limiting memory and processes, where a writable cgroup v2 hierarchy
+  /// offers both controllers (ExecutionResult::cgroup_limited).
+  bool cgroup = true;
   /// When the executor runs as root, children run as sandbox_uid/sandbox_gid (root ignores
   /// RLIMIT_NPROC, and `nobody` cannot signal the root-owned workers).
   bool drop_privileges = true;
@@ -119,6 +132,10 @@ public:
       throw invalid_argument("rltf::PythonExecutorOptions: temp_root '" + temp_root + "' is not a directory");
     nlohmann::json cfg{{"preload", options_.preload},
                        {"isolate_network", options_.isolate_network},
+                       {"isolate_filesystem", options_.isolate_filesystem},
+                       {"isolate_pids", options_.isolate_pids},
+                       {"seccomp", options_.seccomp},
+                       {"cgroup", options_.cgroup},
                        {"drop_privileges", options_.drop_privileges},
                        {"uid", options_.sandbox_uid},
                        {"gid", options_.sandbox_gid},
@@ -145,6 +162,7 @@ public:
       if (e) std::rethrow_exception(e);
     network_isolated_ = slots_.front()->hello().value("net", false);
     privileges_dropped_ = slots_.front()->hello().value("drop", false);
+    if (const auto it = slots_.front()->hello().find("iso"); it != slots_.front()->hello().end()) iso_ = *it;
     for (std::size_t i = 0; i < n; ++i) idle_.push_back(i);
   }
 
@@ -211,6 +229,12 @@ public:
   [[nodiscard]] std::size_t workers() const noexcept { return slots_.size(); }
   /// True when children run in their own network namespace (no network).
   [[nodiscard]] bool network_isolated() const noexcept { return network_isolated_; }
+  /// What else isolates the children (as ExecutionResult reports it): read-only host file systems,
+  /// a private PID namespace, the seccomp filter, the cgroup limits.
+  [[nodiscard]] bool filesystem_isolated() const { return iso("mount"); }
+  [[nodiscard]] bool pid_isolated() const { return iso("pid"); }
+  [[nodiscard]] bool seccomp_filtered() const { return iso("seccomp"); }
+  [[nodiscard]] bool cgroup_limited() const { return iso("cgroup"); }
   /// True when children run as the unprivileged sandbox user.
   [[nodiscard]] bool privileges_dropped() const noexcept { return privileges_dropped_; }
   /// Number of workers replaced after dying or hanging.
@@ -223,12 +247,28 @@ public:
       if (s && s->alive()) pids.push_back(s->pid());
     return pids;
   }
+  /// Process ids of the workers' zygotes (one, or two with a PID namespace, per worker): the only
+  /// other processes an idle executor has (for tests and monitoring).
+  [[nodiscard]] std::vector<int> helper_pids() const {
+    std::lock_guard<std::mutex> guard(mutex_);
+    std::vector<int> pids;
+    for (const auto& s : slots_) {
+      if (!s || !s->alive()) continue;
+      const auto it = s->hello().find("helpers");
+      if (it == s->hello().end() || !it->is_array()) continue;
+      for (const auto& p : *it)
+        if (p.is_number_integer()) pids.push_back(p.get<int>());
+    }
+    return pids;
+  }
   [[nodiscard]] const PythonExecutorOptions& options() const noexcept { return options_; }
 
   /// The file name programs are compiled under (it appears in tracebacks).
   static constexpr const char* program_file = "<program>";
 
 private:
+  [[nodiscard]] bool iso(const char* key) const { return iso_.is_object() && iso_.value(key, false); }
+
   /// Exclusive use of one worker slot for the lifetime of the lease.
   struct lease {
     explicit lease(PythonExecutor& ex) : owner(ex) {
@@ -253,6 +293,8 @@ private:
   static std::string encode(const Program& program, const TestSuite& tests, const Limits& limits) {
     nlohmann::json j;
     j["source"] = program.source;
+    // The prompt's part of the program is trusted (HumanEval's helpers): the tests use their own copy.
+    j["prompt"] = program.source.substr(0, std::min(program.completion_begin, program.source.size()));
     j["setup"] = tests.setup_code;
     j["fn"] = tests.fn_name;
     auto& arr = j["tests"] = nlohmann::json::array();
@@ -294,6 +336,7 @@ private:
     r.error =
         ErrorInfo{hung ? "TimeoutError" : "WorkerLost", "rltf executor: " + why, std::nullopt, std::nullopt, false, 0};
     r.network_isolated = network_isolated_;
+    set_isolation(r, nlohmann::json{{"iso", iso_}});
     return r;
   }
 
@@ -310,6 +353,15 @@ private:
       std::lock_guard<std::mutex> guard(mutex_);
       old = std::exchange(slots_[slot], std::move(fresh));
     }
+  }
+
+  static void set_isolation(ExecutionResult& r, const nlohmann::json& j) {
+    const auto it = j.find("iso");
+    if (it == j.end() || !it->is_object()) return;
+    r.filesystem_isolated = it->value("mount", false);
+    r.pid_isolated = it->value("pid", false);
+    r.seccomp_filtered = it->value("seccomp", false);
+    r.cgroup_limited = it->value("cgroup", false);
   }
 
   static ExecutionResult decode(const nlohmann::json& j, const Program& program, const TestSuite& tests) {
@@ -350,6 +402,7 @@ private:
     r.wall_seconds = j.value("wall", 0.0);
     r.peak_memory_kb = j.value("maxrss", std::int64_t{0});
     r.network_isolated = j.value("net", false);
+    set_isolation(r, j);
     return r;
   }
 
@@ -362,6 +415,7 @@ private:
   std::atomic<std::size_t> restarts_{0};
   bool network_isolated_ = false;
   bool privileges_dropped_ = false;
+  nlohmann::json iso_; ///< the workers' isolation, as the first one reported it
 };
 
 static_assert(Executor<PythonExecutor>, "rltf::PythonExecutor must model rltf::Executor");

@@ -110,7 +110,7 @@ inline bool write_all(int fd, const char* data, std::size_t size) {
 
 /// Reads exactly `size` bytes before `deadline`; false on EOF, error or timeout (`timed_out` says which).
 inline bool read_all(int fd, char* data, std::size_t size, std::chrono::steady_clock::time_point deadline,
-                          bool& timed_out) {
+                     bool& timed_out) {
   timed_out = false;
   while (size > 0) {
     const auto left =
@@ -216,6 +216,9 @@ private:
     if (it == hello_.end() || !it->is_string()) return;
     std::error_code ec;
     std::filesystem::remove_all(it->get<std::string>(), ec);
+    // The worker's cgroup (an empty directory once its processes are gone; rmdir is all it takes).
+    if (const auto cg = hello_.find("cgroup"); cg != hello_.end() && cg->is_string() && !cg->get<std::string>().empty())
+      std::filesystem::remove(cg->get<std::string>(), ec);
   }
 
   void start(const WorkerConfig& cfg) {
@@ -231,10 +234,10 @@ private:
     env["OPENBLAS_NUM_THREADS"] = "1";
     env["MKL_NUM_THREADS"] = "1";
     std::error_code ec;
-    child_ = bp::child(bp::exe = cfg.python,
-                       bp::args =
-                           std::vector<std::string>{"-I", "-u", "-c", std::string(worker_script), cfg.config_json},
-                       env, bp::posix::fd.bind(0, in_r.get()), bp::posix::fd.bind(1, out_w.get()), ec);
+    child_ =
+        bp::child(bp::exe = cfg.python,
+                  bp::args = std::vector<std::string>{"-I", "-u", "-c", std::string(worker_script), cfg.config_json},
+                  env, bp::posix::fd.bind(0, in_r.get()), bp::posix::fd.bind(1, out_w.get()), ec);
     if (ec)
       throw executor_error("rltf::PythonExecutor: cannot start the Python interpreter '" + cfg.python +
                            "': " + ec.message());
