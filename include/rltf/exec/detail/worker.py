@@ -1339,6 +1339,30 @@ class NonDataError(Exception):
     pass
 
 
+class _NonDataResult:
+    """What the trusted side holds for a call that returned a non-data object: nothing of the object
+    itself. Only identity works (`out is not None`, EvalPlus's oracle for functions returning
+    re.Match); comparing, truth-testing, hashing or using it in any other way fails the test with
+    "returned a non-data object"."""
+
+    __slots__ = ("_rltf_what",)
+
+    def __init__(self, what):
+        object.__setattr__(self, "_rltf_what", what)
+
+    def _rltf_fail(self, *_a, **_k):
+        raise NonDataError(object.__getattribute__(self, "_rltf_what"))
+
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __bool__ = __hash__ = __len__ = __iter__ = _rltf_fail
+    __contains__ = __getitem__ = __call__ = __add__ = __radd__ = __sub__ = __mul__ = __float__ = __int__ = _rltf_fail
+    __getattr__ = __setattr__ = _rltf_fail
+
+    def __repr__(self):
+        return "<%s>" % object.__getattribute__(self, "_rltf_what")
+
+    __str__ = __repr__
+
+
 _REMOTE_CLASSES = {}
 
 
@@ -1652,7 +1676,7 @@ class _Session:
         if "ol" in r:
             raise _OutputLimit()
         if "nd" in r:
-            raise NonDataError("%s returned a non-data object (%s)" % (name, _clean(r["nd"], 100)))
+            return _NonDataResult("%s returned a non-data object (%s)" % (name, _clean(r["nd"], 100)))
         if "missing" in r:
             raise NameError("name '%s' is not defined" % name)
         raise NonDataError("%s: the candidate sent a malformed answer %r" % (name, r))
