@@ -124,7 +124,7 @@ struct ExperimentOptions {
   RolloutOptions rollout = [] {
     RolloutOptions o;
     o.problems_per_round = 16;
-    o.sampling.max_new_tokens = 96; // the longest reference solution has 80 characters
+    o.sampling.max_new_tokens = 128; // the longest reference solution (grade) has 106 characters
     o.sampling.num_samples = 8;
     o.limits.test_timeout_s = 2.0;
     o.limits.program_timeout_s = 4.0;
@@ -135,7 +135,7 @@ struct ExperimentOptions {
     LearnerOptions o;
     o.steps = 100;
     o.batch_size = 64;
-    o.optimizer.lr = 3e-5F;
+    o.optimizer.lr = 1e-4F; // issue 12: at 3e-5 Adam moved a weight by at most ≈3e-3 in a run
     o.warmup_steps = 10;
     o.buffer.capacity = 1024;
     o.buffer.refresh_every = 4;
@@ -152,7 +152,7 @@ struct ExperimentOptions {
   EvalOptions eval = [] {
     EvalOptions o;
     o.num_samples = 10;
-    o.sampling.max_new_tokens = 96;
+    o.sampling.max_new_tokens = 128;
     o.sampling.temperature = 0.8F;
     o.k = {1, 5, 10};
     o.limits.test_timeout_s = 2.0;
@@ -168,6 +168,21 @@ struct ExperimentOptions {
   std::size_t checkpoint_every = 50; ///< RL checkpoints (0: none)
   bool resume = false;               ///< continue an RL run from its latest checkpoint in the output folder
 };
+
+/// Every option of the experiment as JSON (the demo writes it to OUT/config.json).
+[[nodiscard]] inline nlohmann::json effective_configuration(const ExperimentOptions& o) {
+  return {{"suite", o.suite},
+          {"sft", o.sft},
+          {"rollout", o.rollout},
+          {"learner", o.learner},
+          {"loss", o.loss},
+          {"grpo", o.grpo},
+          {"eval", o.eval},
+          {"curve_every", o.curve_every},
+          {"rl_eval_samples", o.rl_eval_samples},
+          {"seed", o.seed},
+          {"checkpoint_every", o.checkpoint_every}};
+}
 
 /// What makes the supervised model what it is — the suite, the SFT run, the seed — as JSON: the
 /// demo and the ablation reuse a supervised model from disk only when it was made with this.

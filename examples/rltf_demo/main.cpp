@@ -160,6 +160,13 @@ int run(const std::function<P()>& make_policy, const std::string& model, const A
   const auto suite = rltf::demo::make_suite(o.suite);
   std::filesystem::create_directories(args.out);
   rltf::PythonExecutor executor{rltf::PythonExecutorOptions{.workers = args.run.workers}};
+  {
+    auto config = rltf::demo::effective_configuration(o);
+    config["policy"] = model;
+    config["variant"] = id(args.variant);
+    config["out"] = args.out.string();
+    std::ofstream(args.out / "config.json") << config.dump(2) << "\n";
+  }
   P policy = make_policy();
   std::size_t flawed = 0;
   for (bool f : suite.sft_flawed) flawed += f ? 1 : 0;

@@ -294,7 +294,7 @@ int with_policy(const ModelOptions& m, const rltf::CharTokenizer& tokenizer, std
 #ifdef RLTF_DEMO_TORCH
   if (m.threads > 0) torch::set_num_threads(m.threads);
   const rltf::Gpt2Config cfg{.vocab_size = static_cast<std::int64_t>(tokenizer.vocab_size()),
-                             .n_positions = 160,
+                             .n_positions = 192, // the longest prompt (58) + max_new_tokens (128)
                              .n_embd = m.n_embd,
                              .n_layer = m.n_layer,
                              .n_head = 4,

@@ -473,7 +473,7 @@ inline const std::vector<BugFamily>& bug_families() {
       // 'low' below A, 'high' above B, else 'mid': two clauses, each with its own boundary
       {"grade", BugKind::clauses, 2, false, 1, 9, 1, 9, true,
        [](long long a, long long b) {
-         return "# grade(x): 'low' if x is below " + bug_n(a) + ", 'high' if above " + bug_n(b) + ", else 'mid'\n";
+         return "# grade(x): 'low' below " + bug_n(a) + ", 'high' above " + bug_n(b) + ", else 'mid'\n";
        },
        [](long long a, long long b, unsigned m) {
          return "def grade(x):\n    if x " + bug_cmp(m & 1U, "<", "<=") + " " + bug_n(a) +
