@@ -30,10 +30,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include <rltf_programs/cli.hpp>
 #include <rltf/core/error.hpp>
-#include <rltf_demo/experiment.hpp>
 #include <rltf/exec/python_executor.hpp>
+#include <rltf_demo/experiment.hpp>
+#include <rltf_programs/cli.hpp>
 #include <rltf_programs/plot.hpp>
 
 #include "policies.hpp"
@@ -43,7 +43,7 @@ namespace {
 constexpr std::string_view usage_head =
     "usage: rltf-ablation [--seeds 1,2,3] [--variants sft,coarse,...] [--out DIR] [--markdown FILE] [--png FILE]\n";
 constexpr std::string_view usage_tail =
-    "  variants: sft, sft_continued, coarse, coarse_fine, coarse_fine_adaptive, grpo (default: all)\n"
+    "  variants: sft, sft_continued, coarse, coarse_fine, coarse_fine_adaptive, grpo, oracle (default: all)\n"
     "  a stopped run continues when the same command is run again; --fresh starts over\n";
 
 struct Args {
@@ -91,19 +91,33 @@ struct Row {
   double greedy = 0.0;
   std::map<std::size_t, double> pass;
   double executable = 0.0;
+  double rl_pass = 0.0; ///< the final model's sampled pass rate on the RL split
   std::vector<std::pair<double, double>> curve;
+  std::vector<std::pair<double, double>> rl_curve; ///< (RL step, the round's sampled pass rate)
   double seconds = 0.0;
+  /// The area under the RL split's pass-rate curve, per step (the mean pass rate of the rounds,
+  /// weighted by the steps between them): sample efficiency. −1 without a curve.
+  [[nodiscard]] double auc() const {
+    if (rl_curve.size() < 2) return -1.0;
+    double a = 0.0;
+    for (std::size_t i = 1; i < rl_curve.size(); ++i)
+      a += 0.5 * (rl_curve[i].second + rl_curve[i - 1].second) * (rl_curve[i].first - rl_curve[i - 1].first);
+    return a / (rl_curve.back().first - rl_curve.front().first);
+  }
   nlohmann::json to_json() const {
     nlohmann::json p = nlohmann::json::object();
     for (const auto& [k, v] : pass) p[std::to_string(k)] = v;
-    return {{"greedy", greedy}, {"pass", p}, {"executable", executable}, {"curve", curve}, {"seconds", seconds}};
+    return {{"greedy", greedy},     {"pass", p},    {"executable", executable}, {"rl_pass", rl_pass}, {"curve", curve},
+            {"rl_curve", rl_curve}, {"auc", auc()}, {"seconds", seconds}};
   }
   static Row from_json(const nlohmann::json& j) {
     Row r;
     r.greedy = j.at("greedy").get<double>();
     for (const auto& [k, v] : j.at("pass").items()) r.pass[std::stoul(k)] = v.get<double>();
     r.executable = j.at("executable").get<double>();
+    r.rl_pass = j.at("rl_pass").get<double>();
     r.curve = j.at("curve").get<std::vector<std::pair<double, double>>>();
+    r.rl_curve = j.at("rl_curve").get<std::vector<std::pair<double, double>>>();
     r.seconds = j.at("seconds").get<double>();
     return r;
   }
@@ -112,7 +126,9 @@ struct Row {
     r.greedy = v.heldout.greedy_pass;
     r.pass = v.heldout.pass_at_k;
     r.executable = v.heldout.executable;
+    r.rl_pass = v.rl_split.sample_pass;
     r.curve = v.curve;
+    r.rl_curve = v.rl_pass;
     r.seconds = v.seconds;
     return r;
   }
@@ -170,7 +186,7 @@ void run_seed(const std::function<P()>& make_policy, const std::string& descript
     std::ofstream(file) << j.dump(1) << "\n";
     rows[v][seed] = r;
     std::cout << "seed " << seed << " " << name(v) << ": greedy pass@1 " << r.greedy << ", pass@1 " << r.pass.at(1)
-              << " (" << r.seconds << " s)" << std::endl;
+              << ", RL-split pass rate " << r.rl_pass << " (" << r.seconds << " s)" << std::endl;
   };
   // The supervised model: trained once per seed (reused from disk when it was made with these options).
   const bool have_sft = !args.run.fresh && std::filesystem::exists(sft_dir / "policy") &&
@@ -188,6 +204,13 @@ void run_seed(const std::function<P()>& make_policy, const std::string& descript
   }
   for (const auto v : args.variants) {
     if (v == rltf::demo::Variant::sft) continue;
+    if (v == rltf::demo::Variant::oracle) {
+      load_or_run(v, [&] {
+        P clean = make_policy();
+        return rltf::demo::run_sft(clean, executor, suite, o, dir / "oracle", {}, rltf::demo::Variant::oracle);
+      });
+      continue;
+    }
     load_or_run(v, [&] {
       P policy = make_policy();
       policy.load_checkpoint(sft_dir / "policy");
@@ -218,8 +241,9 @@ int main(int argc, char** argv) {
     std::string model;
     const auto o = experiment_options(args, args.seeds.front());
     const auto suite = rltf::demo::make_suite(o.suite);
-    const auto tokenizer = rltf_demo::make_tokenizer(suite);
     for (const auto seed : args.seeds) {
+      // Each seed has its own suite (the suite's seed follows the run's) and so its own tokenizer.
+      const auto tokenizer = rltf_demo::make_tokenizer(rltf::demo::make_suite(experiment_options(args, seed).suite));
       const int rc = rltf_demo::with_policy(args.run.model, tokenizer, seed,
                                             [&](const auto& make, const std::string& description) {
                                               using P = std::invoke_result_t<std::remove_cvref_t<decltype(make)>>;
@@ -235,26 +259,28 @@ int main(int argc, char** argv) {
     for (auto v : args.variants)
       if (v != rltf::demo::Variant::sft) order.push_back(v);
     std::ostringstream md;
-    md << "| variant | held-out pass@1 | Δ pass@1 vs SFT (paired) | greedy pass@1 | Δ greedy vs SFT |";
+    md << "| variant | held-out pass@1 | Δ pass@1 vs SFT (paired) | Δ pass@1 vs control (paired) | greedy pass@1 | "
+          "Δ greedy vs SFT |";
     for (auto k : o.eval.k)
       if (k != 1) md << " pass@" << k << " |";
-    md << " executable | seeds |\n|---|---|---|---|---|";
+    md << " RL-split pass rate | RL-split AUC | executable | seeds |\n|---|---|---|---|---|---|";
     for (auto k : o.eval.k)
       if (k != 1) md << "---|";
-    md << "---|---|\n";
+    md << "---|---|---|---|\n";
     // Seeds differ far more than settings do (each seed trains its own SFT model), so each RL
     // setting is also compared with the SFT model it started from: the per-seed difference,
     // mean ± std, and on how many seeds it was higher.
-    const auto paired = [&](rltf::demo::Variant v, auto get) {
+    // The same against the control (SFT continued for as many steps): does RL beat training longer?
+    const auto paired = [&](rltf::demo::Variant v, auto get, rltf::demo::Variant against = rltf::demo::Variant::sft) {
       std::vector<double> d;
       std::size_t higher = 0;
-      const auto& base = rows[rltf::demo::Variant::sft];
+      const auto& base = rows[against];
       for (const auto& [seed, r] : rows[v])
         if (const auto b = base.find(seed); b != base.end()) {
           d.push_back(get(r) - get(b->second));
           higher += get(r) > get(b->second) ? 1 : 0;
         }
-      if (d.empty() || v == rltf::demo::Variant::sft) return std::string("—");
+      if (d.empty() || v == against) return std::string("—");
       char buf[32];
       std::snprintf(buf, sizeof buf, " (%zu/%zu higher)", higher, d.size());
       return pm(d, true) + buf;
@@ -262,21 +288,26 @@ int main(int argc, char** argv) {
     nlohmann::json results = nlohmann::json::object();
     for (auto v : order) {
       if (!rows.contains(v)) continue;
-      std::vector<double> p1, greedy, exe;
+      std::vector<double> p1, greedy, exe, rlp, auc;
       std::map<std::size_t, std::vector<double>> pk;
       nlohmann::json per_seed = nlohmann::json::object();
       for (const auto& [seed, r] : rows[v]) {
         p1.push_back(r.pass.at(1));
         greedy.push_back(r.greedy);
         exe.push_back(r.executable);
+        rlp.push_back(r.rl_pass);
+        if (r.auc() >= 0.0) auc.push_back(r.auc());
         for (const auto& [k, x] : r.pass) pk[k].push_back(x);
         per_seed[std::to_string(seed)] = r.to_json();
       }
-      md << "| " << name(v) << " | " << pm(p1) << " | " << paired(v, [](const Row& r) { return r.pass.at(1); }) << " | "
-         << pm(greedy) << " | " << paired(v, [](const Row& r) { return r.greedy; }) << " |";
+      const auto p1_of = [](const Row& r) { return r.pass.at(1); };
+      md << "| " << name(v) << " | " << pm(p1) << " | " << paired(v, p1_of) << " | "
+         << paired(v, p1_of, rltf::demo::Variant::sft_continued) << " | " << pm(greedy) << " | "
+         << paired(v, [](const Row& r) { return r.greedy; }) << " |";
       for (auto k : o.eval.k)
         if (k != 1) md << " " << pm(pk[k]) << " |";
-      md << " " << pm(exe) << " | " << p1.size() << " |\n";
+      md << " " << pm(rlp) << " | " << (auc.empty() ? std::string("—") : pm(auc)) << " | " << pm(exe) << " | "
+         << p1.size() << " |\n";
       const auto [m, s] = mean_std(p1);
       results[std::string(id(v))] = {{"name", name(v)}, {"pass@1_mean", m}, {"pass@1_std", s}, {"seeds", per_seed}};
     }

@@ -12,7 +12,13 @@
 /// - `coarse`: RLTF with coarse feedback (pass 1 / failure −0.3 / error −0.6 / syntax −1);
 /// - `coarse_fine`: coarse + fine-grained (the offending line's tokens get −0.3);
 /// - `coarse_fine_adaptive`: adaptive (failure −0.3 + 1.3·pass ratio) + fine-grained;
-/// - `grpo`: GRPO with the adaptive + fine-grained feedback.
+/// - `grpo`: GRPO with the adaptive + fine-grained feedback;
+/// - `oracle`: supervised fine-tuning on the clean references (no flawed ones): the ceiling of
+///   what the supervised data could have taught.
+///
+/// Every model is evaluated on the held-out split (pass@k, greedy pass@1) and on the RL split
+/// (sampled pass rate), so "RL learned on the problems it trained on" and "it transferred" are
+/// told apart.
 
 #include <chrono>
 #include <cstddef>
@@ -29,7 +35,6 @@
 #include <nlohmann/json.hpp>
 
 #include "rltf/core/error.hpp"
-#include "rltf_demo/suite.hpp"
 #include "rltf/exec/executor.hpp"
 #include "rltf/feedback/rltf_feedback.hpp"
 #include "rltf/train/evaluate.hpp"
@@ -38,15 +43,22 @@
 #include "rltf/train/rltf_trainer.hpp"
 #include "rltf/train/sft.hpp"
 #include "rltf/train/trainable_policy.hpp"
+#include "rltf_demo/suite.hpp"
 
 namespace rltf::demo {
 
 /// One row of the ablation.
-enum class Variant { sft, sft_continued, coarse, coarse_fine, coarse_fine_adaptive, grpo };
+enum class Variant { sft, sft_continued, coarse, coarse_fine, coarse_fine_adaptive, grpo, oracle };
 
 /// The variants in table order.
 inline constexpr Variant all_variants[] = {Variant::sft,         Variant::sft_continued,        Variant::coarse,
-                                           Variant::coarse_fine, Variant::coarse_fine_adaptive, Variant::grpo};
+                                           Variant::coarse_fine, Variant::coarse_fine_adaptive, Variant::grpo,
+                                           Variant::oracle};
+
+/// Trained by supervised learning from scratch (not from the SFT checkpoint).
+[[nodiscard]] constexpr bool is_supervised_model(Variant v) noexcept {
+  return v == Variant::sft || v == Variant::oracle;
+}
 
 /// A variant's name as the tables show it.
 [[nodiscard]] constexpr std::string_view name(Variant v) noexcept {
@@ -63,6 +75,8 @@ inline constexpr Variant all_variants[] = {Variant::sft,         Variant::sft_co
     return "+coarse+fine+adaptive";
   case Variant::grpo:
     return "GRPO";
+  case Variant::oracle:
+    return "oracle (clean SFT)";
   }
   return "?";
 }
@@ -82,6 +96,8 @@ inline constexpr Variant all_variants[] = {Variant::sft,         Variant::sft_co
     return "coarse_fine_adaptive";
   case Variant::grpo:
     return "grpo";
+  case Variant::oracle:
+    return "oracle";
   }
   return "?";
 }
@@ -91,7 +107,7 @@ inline constexpr Variant all_variants[] = {Variant::sft,         Variant::sft_co
   for (Variant v : all_variants)
     if (id(v) == s) return v;
   throw invalid_argument("unknown variant '" + std::string(s) +
-                         "' (sft, sft_continued, coarse, coarse_fine, coarse_fine_adaptive, grpo)");
+                         "' (sft, sft_continued, coarse, coarse_fine, coarse_fine_adaptive, grpo, oracle)");
 }
 
 /// Everything the experiment needs; defaults are the demo's full run.
@@ -108,7 +124,7 @@ struct ExperimentOptions {
   RolloutOptions rollout = [] {
     RolloutOptions o;
     o.problems_per_round = 16;
-    o.sampling.max_new_tokens = 96; // the longest reference solution has 80 characters
+    o.sampling.max_new_tokens = 128; // the longest reference solution (grade) has 106 characters
     o.sampling.num_samples = 8;
     o.limits.test_timeout_s = 2.0;
     o.limits.program_timeout_s = 4.0;
@@ -119,7 +135,7 @@ struct ExperimentOptions {
     LearnerOptions o;
     o.steps = 100;
     o.batch_size = 64;
-    o.optimizer.lr = 3e-5F;
+    o.optimizer.lr = 1e-4F; // issue 12: at 3e-5 Adam moved a weight by at most ≈3e-3 in a run
     o.warmup_steps = 10;
     o.buffer.capacity = 1024;
     o.buffer.refresh_every = 4;
@@ -136,7 +152,7 @@ struct ExperimentOptions {
   EvalOptions eval = [] {
     EvalOptions o;
     o.num_samples = 10;
-    o.sampling.max_new_tokens = 96;
+    o.sampling.max_new_tokens = 128;
     o.sampling.temperature = 0.8F;
     o.k = {1, 5, 10};
     o.limits.test_timeout_s = 2.0;
@@ -145,11 +161,28 @@ struct ExperimentOptions {
     return o;
   }();
   std::size_t curve_every = 20; ///< RL steps between greedy held-out evaluations (the learning curve)
+  /// Samples per RL-split problem for the final RL-split pass rate (temperature as eval's).
+  std::size_t rl_eval_samples = 4;
   std::uint64_t seed = 1;
   ProgressMode progress = ProgressMode::automatic;
   std::size_t checkpoint_every = 50; ///< RL checkpoints (0: none)
   bool resume = false;               ///< continue an RL run from its latest checkpoint in the output folder
 };
+
+/// Every option of the experiment as JSON (the demo writes it to OUT/config.json).
+[[nodiscard]] inline nlohmann::json effective_configuration(const ExperimentOptions& o) {
+  return {{"suite", o.suite},
+          {"sft", o.sft},
+          {"rollout", o.rollout},
+          {"learner", o.learner},
+          {"loss", o.loss},
+          {"grpo", o.grpo},
+          {"eval", o.eval},
+          {"curve_every", o.curve_every},
+          {"rl_eval_samples", o.rl_eval_samples},
+          {"seed", o.seed},
+          {"checkpoint_every", o.checkpoint_every}};
+}
 
 /// What makes the supervised model what it is — the suite, the SFT run, the seed — as JSON: the
 /// demo and the ablation reuse a supervised model from disk only when it was made with this.
@@ -161,8 +194,9 @@ struct ExperimentOptions {
 /// variant's training run, and the evaluation. A result (or an RL run) on disk is reused only
 /// when it was made with this.
 [[nodiscard]] inline nlohmann::json variant_configuration(const ExperimentOptions& o, Variant v) {
-  nlohmann::json j{{"sft", sft_configuration(o)}, {"variant", id(v)}, {"eval", o.eval}};
-  if (v == Variant::sft) return j;
+  nlohmann::json j{
+      {"sft", sft_configuration(o)}, {"variant", id(v)}, {"eval", o.eval}, {"rl_eval_samples", o.rl_eval_samples}};
+  if (is_supervised_model(v)) return j;
   j["learner"] = o.learner;
   j["curve_every"] = o.curve_every;
   if (v == Variant::sft_continued) {
@@ -192,6 +226,7 @@ struct ExperimentOptions {
   o.checkpoint_every = 6;
   o.eval.num_samples = 4;
   o.eval.k = {1, 4};
+  o.rl_eval_samples = 2;
   return o;
 }
 
@@ -199,14 +234,17 @@ struct ExperimentOptions {
 struct VariantResult {
   Variant variant = Variant::sft;
   EvalReport heldout;                              ///< the final evaluation
+  EvalReport rl_split;                             ///< the final sampled pass rate on the RL split
+  std::vector<std::pair<double, double>> rl_pass;  ///< (RL step, the round's sampled pass rate on the RL split)
   std::vector<std::pair<double, double>> curve;    ///< (RL step, held-out greedy pass@1)
   std::vector<std::pair<double, double>> reward;   ///< (RL step, mean training reward of the round)
   std::vector<std::pair<double, double>> sft_loss; ///< (SFT step, loss), for sft
   double seconds = 0.0;
 
   [[nodiscard]] nlohmann::json to_json() const {
-    return nlohmann::json{{"variant", id(variant)}, {"name", name(variant)}, {"heldout", heldout.to_json()},
-                          {"curve", curve},         {"reward", reward},      {"seconds", seconds}};
+    return nlohmann::json{{"variant", id(variant)},         {"name", name(variant)}, {"heldout", heldout.to_json()},
+                          {"rl_split", rl_split.to_json()}, {"curve", curve},        {"reward", reward},
+                          {"rl_pass_curve", rl_pass},       {"seconds", seconds}};
   }
 };
 
@@ -232,7 +270,10 @@ void demo_run_trainer(Trainer& trainer, P& policy, E& executor, const Suite& sui
     return nlohmann::json{{"heldout_greedy_pass", demo_greedy_pass(p, executor, suite.heldout, o)}};
   });
   trainer.on_step([&](const StepMetrics& m) {
-    if (m.round) result.reward.emplace_back(static_cast<double>(m.step), m.reward_mean);
+    if (m.round) {
+      result.reward.emplace_back(static_cast<double>(m.step), m.reward_mean);
+      result.rl_pass.emplace_back(static_cast<double>(m.step), m.pass_rate);
+    }
   });
   (void)trainer.train();
   (void)policy;
@@ -246,23 +287,38 @@ inline std::vector<std::pair<double, double>> demo_curve(const std::filesystem::
       out.emplace_back(j["step"].get<double>(), j["eval"][key].get<double>());
   return out;
 }
-inline std::vector<std::pair<double, double>> demo_rewards(const std::filesystem::path& metrics) {
+inline std::vector<std::pair<double, double>> demo_rounds(const std::filesystem::path& metrics, const char* key) {
   std::vector<std::pair<double, double>> out;
   for (const auto& j : read_metrics(metrics))
-    if (j.contains("round")) out.emplace_back(j["step"].get<double>(), j["round"]["reward_mean"].get<double>());
+    if (j.contains("round")) out.emplace_back(j["step"].get<double>(), j["round"][key].get<double>());
   return out;
+}
+
+/// The sampled pass rate on the RL split (the problems RL trains on), at the evaluation's temperature.
+template <Policy P, Executor E>
+EvalReport demo_rl_split(P& policy, E& executor, const Suite& suite, const ExperimentOptions& o) {
+  EvalOptions e = o.eval;
+  e.seed = o.seed + 1;
+  e.num_samples = o.rl_eval_samples;
+  e.k = {1};
+  e.greedy = false;
+  return evaluate(policy, executor, suite.rl, e);
 }
 } // namespace detail
 
-/// Trains `policy` by supervised learning on the SFT split, writes its checkpoint to
-/// `dir/policy` and evaluates it on the held-out split.
+/// Trains `policy` by supervised learning on the SFT split (`Variant::oracle`: on its clean
+/// references), writes its checkpoint to `dir/policy` and evaluates it on the held-out and RL splits.
 template <TrainablePolicy P, Executor E>
 VariantResult run_sft(P& policy, E& executor, const Suite& suite, const ExperimentOptions& o,
-                      const std::filesystem::path& dir, const std::function<void(std::size_t, float)>& on_step = {}) {
+                      const std::filesystem::path& dir, const std::function<void(std::size_t, float)>& on_step = {},
+                      Variant variant = Variant::sft) {
+  if (!is_supervised_model(variant))
+    throw invalid_argument("run_sft: " + std::string(id(variant)) + " is an RL variant");
   const auto t0 = std::chrono::steady_clock::now();
   VariantResult r;
-  r.variant = Variant::sft;
-  const auto targets = supervised_samples(policy.tokenizer(), std::span<const Problem>(suite.sft));
+  r.variant = variant;
+  const auto targets = supervised_samples(
+      policy.tokenizer(), std::span<const Problem>(variant == Variant::oracle ? suite.sft_clean : suite.sft));
   SftOptions sft = o.sft;
   sft.seed = o.seed;
   const auto losses = supervised_finetune(policy, targets, sft, on_step);
@@ -272,6 +328,7 @@ VariantResult run_sft(P& policy, E& executor, const Suite& suite, const Experime
   EvalOptions e = o.eval;
   e.seed = o.seed;
   r.heldout = evaluate(policy, executor, suite.heldout, e);
+  r.rl_split = detail::demo_rl_split(policy, executor, suite, o);
   r.seconds = detail::demo_seconds(t0);
   return r;
 }
@@ -299,7 +356,8 @@ VariantResult run_variant(P& policy, const std::function<std::shared_ptr<P>()>& 
   (void)reset_optimizer(policy); // RL starts with a fresh AdamW, not the supervised one's moments
   switch (variant) {
   case Variant::sft:
-    throw invalid_argument("run_variant: use run_sft for the supervised model");
+  case Variant::oracle:
+    throw invalid_argument("run_variant: use run_sft for the supervised models");
   case Variant::sft_continued: {
     // The same number of optimiser steps on the supervised data alone, at the RL learning rate.
     const auto targets = supervised_samples(policy.tokenizer(), sl);
@@ -345,11 +403,13 @@ VariantResult run_variant(P& policy, const std::function<std::shared_ptr<P>()>& 
   }
   if (variant != Variant::sft_continued && !dir.empty()) {
     r.curve = detail::demo_curve(dir / "metrics.jsonl", "heldout_greedy_pass");
-    r.reward = detail::demo_rewards(dir / "metrics.jsonl");
+    r.reward = detail::demo_rounds(dir / "metrics.jsonl", "reward_mean");
+    r.rl_pass = detail::demo_rounds(dir / "metrics.jsonl", "pass_rate");
   }
   EvalOptions e = o.eval;
   e.seed = o.seed;
   r.heldout = evaluate(policy, executor, suite.heldout, e);
+  r.rl_split = detail::demo_rl_split(policy, executor, suite, o);
   r.seconds = detail::demo_seconds(t0);
   return r;
 }

@@ -69,7 +69,8 @@ Args parse(int argc, char** argv) {
       a.seed = args.unsigned_value();
     } else if (args.is("--variant")) {
       a.variant = rltf::demo::variant_from_id(args.value());
-      if (a.variant == rltf::demo::Variant::sft || a.variant == rltf::demo::Variant::sft_continued)
+      if (a.variant == rltf::demo::Variant::sft || a.variant == rltf::demo::Variant::sft_continued ||
+          a.variant == rltf::demo::Variant::oracle)
         throw rltf::invalid_argument(
             "--variant must be an RL variant: coarse, coarse_fine, coarse_fine_adaptive, grpo");
     } else if (args.is("--reuse-sft")) {
@@ -98,17 +99,33 @@ std::string fmt(double v) {
   return buf;
 }
 
-std::string table(const std::vector<rltf::demo::VariantResult>& rows, const std::vector<std::size_t>& ks) {
-  std::string s = "| model | greedy pass@1 |";
-  for (auto k : ks) s += " pass@" + std::to_string(k) + " |";
-  s += " executable |\n|---|---|";
-  for (std::size_t i = 0; i < ks.size(); ++i) s += "---|";
-  s += "---|\n";
+/// One row of the table: a role ("sft", "control", "rltf", "oracle"), its label, and the
+/// VariantResult's JSON (reused from disk on a rerun).
+struct Row {
+  std::string role;
+  std::string label;
+  nlohmann::json result;
+  [[nodiscard]] double pass(std::size_t k) const {
+    return result.at("heldout").at("pass_at_k").at("pass@" + std::to_string(k)).get<double>();
+  }
+  [[nodiscard]] double greedy() const { return result.at("heldout").value("greedy_pass@1", -1.0); }
+  [[nodiscard]] double rl_pass() const { return result.at("rl_split").at("sample_pass").get<double>(); }
+  [[nodiscard]] double executable() const { return result.at("heldout").at("executable").get<double>(); }
+};
+
+std::string table(const std::vector<Row>& rows, const std::vector<std::size_t>& ks) {
+  std::string s = "| model | held-out pass@1 | greedy pass@1 |";
+  for (auto k : ks)
+    if (k != 1) s += " pass@" + std::to_string(k) + " |";
+  s += " RL-split pass rate | executable |\n|---|---|---|";
+  for (auto k : ks)
+    if (k != 1) s += "---|";
+  s += "---|---|\n";
   for (const auto& r : rows) {
-    s += "| " + std::string(r.variant == rltf::demo::Variant::sft ? "SFT" : "RLTF " + std::string(name(r.variant))) +
-         " | " + fmt(r.heldout.greedy_pass) + " |";
-    for (auto k : ks) s += " " + fmt(r.heldout.pass_at_k.at(k)) + " |";
-    s += " " + fmt(r.heldout.executable) + " |\n";
+    s += "| " + r.label + " | " + fmt(r.pass(1)) + " | " + fmt(r.greedy()) + " |";
+    for (auto k : ks)
+      if (k != 1) s += " " + fmt(r.pass(k)) + " |";
+    s += " " + fmt(r.rl_pass()) + " | " + fmt(r.executable()) + " |\n";
   }
   return s;
 }
@@ -126,6 +143,18 @@ void write_greedy(const std::filesystem::path& path, const rltf::demo::Suite& su
   out.commit();
 }
 
+/// Mean of the first and of the last `n` values of a curve (the RL split's round pass rates).
+std::pair<double, double> first_last(const std::vector<std::pair<double, double>>& c, std::size_t n) {
+  if (c.empty()) return {0.0, 0.0};
+  n = std::min(n, c.size());
+  double a = 0.0, b = 0.0;
+  for (std::size_t i = 0; i < n; ++i) {
+    a += c[i].second;
+    b += c[c.size() - 1 - i].second;
+  }
+  return {a / static_cast<double>(n), b / static_cast<double>(n)};
+}
+
 template <class P>
 int run(const std::function<P()>& make_policy, const std::string& model, const Args& args) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -133,24 +162,34 @@ int run(const std::function<P()>& make_policy, const std::string& model, const A
   const auto suite = rltf::demo::make_suite(o.suite);
   std::filesystem::create_directories(args.out);
   rltf::PythonExecutor executor{rltf::PythonExecutorOptions{.workers = args.run.workers}};
+  {
+    auto config = rltf::demo::effective_configuration(o);
+    config["policy"] = model;
+    config["variant"] = id(args.variant);
+    config["out"] = args.out.string();
+    std::ofstream(args.out / "config.json") << config.dump(2) << "\n";
+  }
   P policy = make_policy();
-  std::cout << "rltf-demo" << (args.run.quick ? " (quick)" : "") << ": " << rltf::demo::family_names().size()
-            << " problem families; " << suite.sft.size() << " SFT, " << suite.rl.size() << " RL, "
-            << suite.heldout.size() << " held-out problems\n"
+  std::size_t flawed = 0;
+  for (bool f : suite.sft_flawed) flawed += f ? 1 : 0;
+  std::cout << "rltf-demo" << (args.run.quick ? " (quick)" : "") << ": " << to_string(o.suite.kind) << " suite, "
+            << rltf::demo::family_names(o.suite.kind).size() << " problem families; " << suite.sft.size() << " SFT ("
+            << flawed << " with a flawed reference), " << suite.rl.size() << " RL, " << suite.heldout.size()
+            << " held-out problems\n"
             << "policy: " << model << "\n\n"
-            << "[1/2] supervised fine-tuning, " << o.sft.steps << " steps" << std::endl;
+            << "[1/4] supervised fine-tuning, " << o.sft.steps << " steps" << std::endl;
   const auto sft_every = std::max<std::size_t>(1, o.sft.steps / 10);
   // What makes the supervised model what it is: reused on a rerun only when this is unchanged.
   nlohmann::json sft_config = rltf::demo::sft_configuration(o);
   sft_config["policy"] = model;
   const auto sft_dir = args.out / "sft";
   const auto sft_run = sft_dir / "run.json";
-  const auto rl_dir = args.out / std::string(id(args.variant));
   rltf::demo::VariantResult sft;
   auto evaluate_sft = [&] {
     rltf::EvalOptions e = o.eval;
     e.seed = o.seed;
     sft.heldout = rltf::evaluate(policy, executor, suite.heldout, e);
+    sft.rl_split = rltf::demo::detail::demo_rl_split(policy, executor, suite, o);
   };
   if (args.reuse_sft && std::filesystem::exists(sft_dir / "policy")) {
     std::cout << "  reusing " << (sft_dir / "policy").string() << std::endl;
@@ -167,7 +206,7 @@ int run(const std::function<P()>& make_policy, const std::string& model, const A
     if (!args.run.fresh && !saved.record && std::filesystem::exists(sft_run))
       std::cout << "  retraining: " << sft_dir.string() << " was made with other options (" << saved.change << ")"
                 << std::endl;
-    // A new supervised model: no RL run of the old one may be continued from it.
+    // A new supervised model: no run made from the old one may be continued from it.
     std::filesystem::remove(sft_run);
     for (const auto v : rltf::demo::all_variants)
       if (v != rltf::demo::Variant::sft) std::filesystem::remove_all(args.out / std::string(id(v)));
@@ -179,46 +218,93 @@ int run(const std::function<P()>& make_policy, const std::string& model, const A
                                     nlohmann::json{{"config", sft_config}, {"sft_loss", sft.sft_loss}}.dump() + "\n");
   }
   write_greedy(args.out / "heldout_sft.jsonl", suite, sft.heldout);
-  std::cout << "  held-out after SFT: greedy pass@1 " << fmt(sft.heldout.greedy_pass) << ", pass@1 "
-            << fmt(sft.heldout.pass_at_k.at(1)) << "  (" << fmt(sft.seconds) << " s)\n\n"
-            << "[2/2] RLTF (" << name(args.variant) << "), " << o.learner.steps << " steps" << std::endl;
+  std::cout << "  after SFT: held-out pass@1 " << fmt(sft.heldout.pass_at_k.at(1)) << ", greedy "
+            << fmt(sft.heldout.greedy_pass) << "; RL-split pass rate " << fmt(sft.rl_split.sample_pass) << std::endl;
+
+  // A finished run's result is kept in DIR/<variant>/result.json with its configuration, and
+  // reused on a rerun made with the same options.
+  auto finished = [&](rltf::demo::Variant v, const std::function<rltf::demo::VariantResult()>& compute) {
+    const auto dir = args.out / std::string(id(v));
+    auto config = rltf::demo::variant_configuration(o, v);
+    config["policy"] = model;
+    const auto file = dir / "result.json";
+    if (const auto saved = rltf_demo::saved_run(file, config); !args.run.fresh && saved.record) {
+      std::cout << "  continuing: " << file.string() << " holds this configuration's result" << std::endl;
+      return saved.record->at("result");
+    }
+    const auto r = compute();
+    write_greedy(args.out / ("heldout_" + std::string(id(v)) + ".jsonl"), suite, r.heldout);
+    auto j = r.to_json();
+    std::filesystem::create_directories(dir);
+    rltf::detail::write_file_atomic(file, nlohmann::json{{"config", config}, {"result", j}}.dump() + "\n");
+    return j;
+  };
+  auto print = [](const nlohmann::json& j) {
+    std::cout << "  held-out pass@1 " << fmt(j["heldout"]["pass_at_k"]["pass@1"].get<double>()) << ", greedy "
+              << fmt(j["heldout"].value("greedy_pass@1", -1.0)) << "; RL-split pass rate "
+              << fmt(j["rl_split"]["sample_pass"].get<double>()) << "  (" << fmt(j["seconds"].get<double>()) << " s)"
+              << std::endl;
+  };
   P rl_policy = make_policy();
   std::function<std::shared_ptr<P>()> make_reference = [&] {
     auto p = std::make_shared<P>(make_policy());
     p->load_checkpoint(sft_dir / "policy");
     return p;
   };
-  const auto rl = rltf_demo::run_or_restart(rl_dir, [&] {
-    rl_policy.load_checkpoint(sft_dir / "policy");
-    return rltf::demo::run_variant(rl_policy, make_reference, executor, suite, args.variant, o, rl_dir);
+  auto from_sft = [&](rltf::demo::Variant v) {
+    return finished(v, [&] {
+      const auto dir = args.out / std::string(id(v));
+      return rltf_demo::run_or_restart(dir, [&] {
+        rl_policy.load_checkpoint(sft_dir / "policy");
+        return rltf::demo::run_variant(rl_policy, make_reference, executor, suite, v, o, dir);
+      });
+    });
+  };
+  std::cout << "\n[2/4] the control: SFT continued for " << o.learner.steps << " steps on the same data" << std::endl;
+  const nlohmann::json control = from_sft(rltf::demo::Variant::sft_continued);
+  print(control);
+  std::cout << "\n[3/4] RLTF (" << name(args.variant) << "), " << o.learner.steps << " steps" << std::endl;
+  const nlohmann::json rl = from_sft(args.variant);
+  print(rl);
+  std::cout << "\n[4/4] the oracle: supervised fine-tuning on the clean references, " << o.sft.steps << " steps"
+            << std::endl;
+  const nlohmann::json oracle = finished(rltf::demo::Variant::oracle, [&] {
+    P clean = make_policy();
+    return rltf::demo::run_sft(clean, executor, suite, o, args.out / "oracle", {}, rltf::demo::Variant::oracle);
   });
-  write_greedy(args.out / ("heldout_" + std::string(id(args.variant)) + ".jsonl"), suite, rl.heldout);
+  print(oracle);
   const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-  const std::vector<rltf::demo::VariantResult> rows{sft, rl};
+  const std::vector<Row> rows{{"sft", "SFT", sft.to_json()},
+                              {"control", "SFT continued (control)", control},
+                              {"rltf", "RLTF " + std::string(name(args.variant)), rl},
+                              {"oracle", "oracle (clean SFT)", oracle}};
   const std::string results = table(rows, o.eval.k);
-  std::cout << "\nheld-out results (" << suite.heldout.size() << " problems; pass@k from " << o.eval.num_samples
-            << " samples each at temperature " << o.eval.sampling.temperature << "):\n\n"
-            << results << "\ntotal " << fmt(total) << " s\n";
+  const auto rl_curve = rl["rl_pass_curve"].get<std::vector<std::pair<double, double>>>();
+  const auto [rl_first, rl_last] = first_last(rl_curve, 10);
+  const double gain = rows[2].pass(1) - rows[1].pass(1);
+  std::cout << "\nresults (" << suite.heldout.size() << " held-out problems, pass@k from " << o.eval.num_samples
+            << " samples each at temperature " << o.eval.sampling.temperature << "; RL-split pass rate from "
+            << o.rl_eval_samples << " samples of each of " << suite.rl.size() << " problems):\n\n"
+            << results << "\nRLTF − control, held-out pass@1: " << (gain >= 0 ? "+" : "") << fmt(gain)
+            << "\nRL split's sampled pass rate during RLTF: first 10 rounds " << fmt(rl_first) << ", last 10 rounds "
+            << fmt(rl_last) << "\ntotal " << fmt(total) << " s\n";
 
-  // Learning curves: held-out greedy pass@1 during RL (SFT as the reference line), the training
-  // reward, and the SFT loss.
-  rltf::LinePlot curve{.title = "held-out greedy pass@1", .x_label = "RL step", .y_label = "pass@1"};
-  curve.series.push_back({.name = "RLTF " + std::string(name(args.variant)), .points = rl.curve});
-  const double rl_end = rl.curve.empty() ? static_cast<double>(o.learner.steps) : rl.curve.back().first;
+  // Learning curves: held-out greedy pass@1 during RL and the control (SFT and oracle as lines),
+  // the RL split's sampled pass rate per round, and the SFT loss.
+  rltf::LinePlot curve{.title = "held-out greedy pass@1", .x_label = "step after SFT", .y_label = "pass@1"};
+  curve.series.push_back({.name = "RLTF " + std::string(name(args.variant)),
+                          .points = rl["curve"].get<std::vector<std::pair<double, double>>>()});
+  curve.series.push_back(
+      {.name = "SFT continued", .points = control["curve"].get<std::vector<std::pair<double, double>>>()});
+  const double rl_end = static_cast<double>(o.learner.steps);
   curve.series.push_back(
       {.name = "SFT", .points = {{0.0, sft.heldout.greedy_pass}, {rl_end, sft.heldout.greedy_pass}}, .markers = false});
-  rltf::LinePlot reward{.title = "training reward (round mean)", .x_label = "RL step", .y_label = "reward"};
-  // Rounds differ in difficulty (16 problems each): the mean over the last 10 rounds.
-  std::vector<std::pair<double, double>> smooth;
-  for (std::size_t i = 0; i < rl.reward.size(); ++i) {
-    const std::size_t from = i >= 9 ? i - 9 : 0;
-    double sum = 0.0;
-    for (std::size_t j = from; j <= i; ++j) sum += rl.reward[j].second;
-    smooth.emplace_back(rl.reward[i].first, sum / static_cast<double>(i - from + 1));
-  }
-  reward.series.push_back({.name = "RLTF (mean of 10 rounds)", .points = smooth, .markers = false});
-  std::vector<rltf::LinePlot> plots{curve, reward};
+  curve.series.push_back(
+      {.name = "oracle", .points = {{0.0, rows[3].greedy()}, {rl_end, rows[3].greedy()}}, .markers = false});
+  rltf::LinePlot pass{.title = "RL split: sampled pass rate per round", .x_label = "RL step", .y_label = "pass rate"};
+  pass.series.push_back({.name = "RLTF", .points = rl_curve, .markers = false});
+  std::vector<rltf::LinePlot> plots{curve, pass};
   if (!sft.sft_loss.empty()) {
     rltf::LinePlot loss{.title = "supervised loss", .x_label = "SFT step", .y_label = "cross-entropy"};
     loss.series.push_back({.name = "SFT", .points = sft.sft_loss, .markers = false});
@@ -226,14 +312,23 @@ int run(const std::function<P()>& make_policy, const std::string& model, const A
   }
   rltf::save_png(plots, args.out / "curves.png");
 
+  nlohmann::json by_name = nlohmann::json::object();
+  for (const auto& r : rows) {
+    by_name[r.role] = r.result;
+    by_name[r.role]["label"] = r.label;
+  }
   nlohmann::json j{
       {"quick", args.run.quick},
       {"seed", args.seed},
       {"policy", model},
-      {"problems", {{"sft", suite.sft.size()}, {"rl", suite.rl.size()}, {"heldout", suite.heldout.size()}}},
+      {"suite", o.suite},
+      {"problems",
+       {{"sft", suite.sft.size()}, {"sft_flawed", flawed}, {"rl", suite.rl.size()}, {"heldout", suite.heldout.size()}}},
       {"sft_steps", o.sft.steps},
       {"rl_steps", o.learner.steps},
-      {"results", {sft.to_json(), rl.to_json()}},
+      {"results", by_name},
+      {"rltf_minus_control_pass@1", gain},
+      {"rl_split_pass_first_last_10_rounds", {rl_first, rl_last}},
       {"seconds", total}};
   rltf::detail::write_file_atomic(args.out / "results.json", j.dump(2) + "\n");
   rltf::detail::write_file_atomic(args.out / "results.md",

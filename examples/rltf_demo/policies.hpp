@@ -20,14 +20,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include <rltf_programs/cli.hpp>
 #include <rltf/core/error.hpp>
-#include <rltf_demo/experiment.hpp>
-#include <rltf_demo/suite.hpp>
-#include <rltf/train/detail/config.hpp>
 #include <rltf/eigen/policy.hpp>
 #include <rltf/tokenize/char.hpp>
+#include <rltf/train/detail/config.hpp>
 #include <rltf/train/trainable_policy.hpp>
+#include <rltf_demo/experiment.hpp>
+#include <rltf_demo/suite.hpp>
+#include <rltf_programs/cli.hpp>
 
 #ifdef RLTF_DEMO_TORCH
 #include <rltf/torch/policy.hpp>
@@ -78,7 +78,7 @@ auto run_or_restart(const std::filesystem::path& dir, F&& run) {
 /// The characters of every prompt and reference solution of the suite.
 inline rltf::CharTokenizer make_tokenizer(const rltf::demo::Suite& suite) {
   std::vector<std::string> texts;
-  for (const auto* split : {&suite.sft, &suite.rl, &suite.heldout})
+  for (const auto* split : {&suite.sft, &suite.sft_clean, &suite.rl, &suite.heldout})
     for (const auto& p : *split) {
       texts.push_back(p.prompt);
       for (const auto& s : p.solutions) texts.push_back(s);
@@ -111,22 +111,25 @@ inline void check(const ModelOptions& m) {
 /// The options rltf-demo and rltf-ablation share: the model, the step budgets, the executor, and
 /// whether to continue what an output folder holds.
 struct RunArgs {
-  bool quick = false;                     ///< the CI-sized experiment
-  bool fresh = false;                     ///< ignore earlier results and checkpoints in the output folder
-  ModelOptions model;                     ///< --policy, --n-embd, --n-layer, --threads
-  long sft_steps = -1;                    ///< -1: the experiment's default
-  long rl_steps = -1;                     ///< -1: the experiment's default
-  float rl_lr = -1.0F;                    ///< -1: the experiment's default
-  std::size_t workers = 0;                ///< executor processes (0: one per core)
-  std::optional<rltf::Baseline> baseline; ///< RLTF's baseline (none: the experiment's default)
-  std::optional<bool> novel_heldout;      ///< --heldout novel|whole (none: the experiment's default)
-  float sl_coef = -1.0F;                  ///< λ_sl of RLTF's supervised term (-1: the experiment's default)
-  std::vector<std::string> families;      ///< the suite's families (empty: all)
+  bool quick = false;                         ///< the CI-sized experiment
+  bool fresh = false;                         ///< ignore earlier results and checkpoints in the output folder
+  ModelOptions model;                         ///< --policy, --n-embd, --n-layer, --threads
+  long sft_steps = -1;                        ///< -1: the experiment's default
+  long rl_steps = -1;                         ///< -1: the experiment's default
+  float rl_lr = -1.0F;                        ///< -1: the experiment's default
+  std::size_t workers = 0;                    ///< executor processes (0: one per core)
+  std::optional<rltf::Baseline> baseline;     ///< RLTF's baseline (none: the experiment's default)
+  std::optional<bool> novel_heldout;          ///< --heldout novel|whole (none: the experiment's default)
+  float sl_coef = -1.0F;                      ///< λ_sl of RLTF's supervised term (-1: the experiment's default)
+  std::vector<std::string> families;          ///< the suite's families (empty: all)
+  std::optional<rltf::demo::SuiteKind> suite; ///< --suite bugs|names (none: bugs)
+  double flaw_fraction = -1.0;                ///< --flaw-fraction (-1: the suite's default, 0.5)
 
   static constexpr std::string_view usage =
       "  [--quick] [--fresh] [--policy torch|eigen] [--n-embd N] [--n-layer N] [--threads N]\n"
       "  [--sft-steps N] [--rl-steps N] [--rl-lr X] [--baseline none|greedy|best|group_mean] [--workers N]\n"
-      "  [--heldout novel|whole] [--sl-coef X] [--families add,clip,...]\n";
+      "  [--heldout novel|whole] [--sl-coef X] [--families above,grade,...] [--suite bugs|names]\n"
+      "  [--flaw-fraction X]\n";
 
   /// Reads the current flag when it is one of these; false when it is not.
   bool read(rltf::CommandLine& args) {
@@ -158,7 +161,14 @@ struct RunArgs {
       families = args.list_value();
     else if (args.is("--heldout"))
       novel_heldout = args.choice_value<bool>({{"novel", true}, {"whole", false}});
-    else if (args.is("--baseline"))
+    else if (args.is("--suite"))
+      suite = args.choice_value<rltf::demo::SuiteKind>(
+          {{"bugs", rltf::demo::SuiteKind::bugs}, {"names", rltf::demo::SuiteKind::names}});
+    else if (args.is("--flaw-fraction")) {
+      flaw_fraction = args.number_value();
+      if (!(flaw_fraction >= 0.0 && flaw_fraction <= 1.0))
+        throw rltf::invalid_argument("--flaw-fraction must be in [0, 1], got " + std::to_string(flaw_fraction));
+    } else if (args.is("--baseline"))
       baseline = args.choice_value(rltf::algo::baselines);
     else
       return false;
@@ -169,7 +179,15 @@ struct RunArgs {
   [[nodiscard]] rltf::demo::ExperimentOptions experiment(std::uint64_t seed) const {
     rltf::demo::ExperimentOptions o = quick ? rltf::demo::quick_options() : rltf::demo::ExperimentOptions{};
     o.seed = seed;
+    o.suite.seed = seed; // each seed its own suite (and its own flawed references)
     o.resume = !fresh;
+    if (suite == rltf::demo::SuiteKind::names) {
+      // The older suite at its own sizes (docs/results.md, "The older names suite").
+      o.suite.kind = rltf::demo::SuiteKind::names;
+      o.suite.seed = 2024;
+      if (!quick) o.suite.sft_per_family = o.suite.rl_per_family = 48;
+    }
+    if (flaw_fraction >= 0.0) o.suite.flaw_fraction = flaw_fraction;
     // The Eigen policy's steps are cheap and it needs more of them (4000 steps: about a minute).
     if (model.policy == "eigen" && !quick) o.sft.steps = 4000;
     if (sft_steps >= 0) o.sft.steps = static_cast<std::size_t>(sft_steps);
@@ -276,7 +294,7 @@ int with_policy(const ModelOptions& m, const rltf::CharTokenizer& tokenizer, std
 #ifdef RLTF_DEMO_TORCH
   if (m.threads > 0) torch::set_num_threads(m.threads);
   const rltf::Gpt2Config cfg{.vocab_size = static_cast<std::int64_t>(tokenizer.vocab_size()),
-                             .n_positions = 160,
+                             .n_positions = 192, // the longest prompt (58) + max_new_tokens (128)
                              .n_embd = m.n_embd,
                              .n_layer = m.n_layer,
                              .n_head = 4,

@@ -23,6 +23,7 @@
 /// So a model that memorises SFT data is imperfect on held-out instances, and RL on the `rl`
 /// split (whose values overlap the unseen part) has room to help.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -41,11 +42,30 @@
 
 namespace rltf::demo {
 
+/// Which suite make_suite() generates.
+///
+/// - `bugs` (the default): eight families whose SFT references carry a family-level bug (`>=` for
+///   `>`, an off-by-one range or index, a wrong sign) in a fraction `flaw_fraction` of them; the
+///   tests are always right and include the boundary cases that expose each bug. What SFT cannot
+///   teach (which of the two forms it saw is right), the unit tests can.
+/// - `names`: the older suite of fourteen families whose held-out problems carry a function name
+///   or constant withheld from the SFT data (a skill the tests cannot reward; docs/results.md).
+enum class SuiteKind { bugs, names };
+
+/// "bugs" / "names".
+[[nodiscard]] constexpr std::string_view to_string(SuiteKind k) noexcept {
+  return k == SuiteKind::bugs ? "bugs" : "names";
+}
+
 /// How the suite is generated.
 struct SuiteOptions {
-  std::uint64_t seed = 2024;           ///< everything below is a function of this seed
-  std::size_t sft_per_family = 48;     ///< SFT instances per family
-  std::size_t rl_per_family = 48;      ///< RL instances per family
+  std::uint64_t seed = 2024;        ///< everything below is a function of this seed
+  SuiteKind kind = SuiteKind::bugs; ///< which suite
+  /// `bugs` suite: the fraction of SFT references that carry their family's bug (each reference
+  /// independently, from the seed); 0 gives the clean references (the oracle's data).
+  double flaw_fraction = 0.5;
+  std::size_t sft_per_family = 24;     ///< SFT instances per family
+  std::size_t rl_per_family = 24;      ///< RL instances per family
   std::size_t heldout_per_family = 16; ///< held-out instances per family
   std::size_t tests_per_problem = 5;   ///< assertion tests per problem
   /// Fraction of each parameter domain (and of the function names) withheld from SFT data.
@@ -61,6 +81,8 @@ struct SuiteOptions {
 /// The options as JSON (`nlohmann::json j = options;`).
 inline void to_json(nlohmann::json& j, const SuiteOptions& o) {
   j = {{"seed", o.seed},
+       {"kind", to_string(o.kind)},
+       {"flaw_fraction", o.flaw_fraction},
        {"sft_per_family", o.sft_per_family},
        {"rl_per_family", o.rl_per_family},
        {"heldout_per_family", o.heldout_per_family},
@@ -72,9 +94,13 @@ inline void to_json(nlohmann::json& j, const SuiteOptions& o) {
 
 /// The three splits.
 struct Suite {
-  std::vector<Problem> sft;     ///< with reference solutions
-  std::vector<Problem> rl;      ///< for RL (reference solutions kept, but RL needs only tests)
-  std::vector<Problem> heldout; ///< for evaluation only
+  std::vector<Problem> sft;     ///< with reference solutions (in the `bugs` suite, some flawed)
+  std::vector<Problem> rl;      ///< for RL (clean reference solutions kept, but RL needs only tests)
+  std::vector<Problem> heldout; ///< for evaluation only (clean references)
+  /// The SFT problems with their clean references (the oracle's data); equal to `sft` when no
+  /// reference is flawed.
+  std::vector<Problem> sft_clean;
+  std::vector<bool> sft_flawed; ///< per SFT problem: its reference carries the family's bug
 };
 
 namespace detail {
@@ -130,9 +156,7 @@ inline const std::vector<std::string>& demo_names() {
 inline long long demo_int(Rng& rng, long long lo, long long hi) {
   return lo + static_cast<long long>(rltf::detail::uniform_index(rng, static_cast<std::size_t>(hi - lo + 1)));
 }
-inline std::string demo_word(Rng& rng) {
-  return demo_words()[rltf::detail::uniform_index(rng, demo_words().size())];
-}
+inline std::string demo_word(Rng& rng) { return demo_words()[rltf::detail::uniform_index(rng, demo_words().size())]; }
 inline std::string demo_letters(Rng& rng, std::size_t lo, std::size_t hi, std::string_view alphabet) {
   const std::size_t n = lo + rltf::detail::uniform_index(rng, hi - lo + 1);
   std::string s;
@@ -314,27 +338,274 @@ std::pair<std::vector<T>, std::vector<T>> demo_split(std::vector<T> domain, doub
   return {a, b};
 }
 
+// ---- The `bugs` suite ----------------------------------------------------------------------
+
+/// The kind of feedback a family of the `bugs` suite is built to exercise.
+enum class BugKind {
+  plain,   ///< a wrong comparison, range or sign: a plain test failure
+  fine,    ///< the bug raises an error on its own line of the program (fine-grained feedback)
+  clauses, ///< several independent clauses, each with its own bug and boundary test (partial credit)
+};
+
+/// One family of the `bugs` suite: a function of one input (an int, or a list of ints) with two
+/// constants A and B, a clean reference, the same reference with a bug at each of its `sites`,
+/// and tests computed here (the expected values never come from a reference).
+struct BugFamily {
+  std::string_view name;
+  BugKind kind;
+  std::size_t sites;    ///< independent bug sites (clauses)
+  bool list_input;      ///< the input is a list (else one int)
+  long long a_lo, a_hi; ///< A's domain
+  long long b_lo, b_hi; ///< B's domain (an offset from A when b_after_a)
+  bool b_after_a;       ///< B = A + b (so B > A)
+  std::function<std::string(long long, long long)> prompt;
+  /// The reference, with the bugs of `mask` (bit i: site i); mask 0 is the clean one.
+  std::function<std::string(long long, long long, unsigned)> solution;
+  /// The expected result of the function on `in` (a Python literal).
+  std::function<std::string(long long, long long, const std::vector<long long>&)> expect;
+  /// Boundary inputs: together they expose the bug at every site.
+  std::function<std::vector<std::vector<long long>>(long long, long long)> boundary;
+  /// A random input.
+  std::function<std::vector<long long>(long long, long long, Rng&)> random_input;
+};
+
+inline std::string bug_cmp(bool bug, const char* clean, const char* flawed) { return bug ? flawed : clean; }
+inline std::string bug_n(long long v) { return std::to_string(v); }
+inline std::vector<long long> bug_list(Rng& r, std::size_t lo, std::size_t hi, long long vlo, long long vhi) {
+  return demo_ints(r, lo, hi, vlo, vhi);
+}
+
+inline const std::vector<BugFamily>& bug_families() {
+  using V = std::vector<long long>;
+  using VV = std::vector<V>;
+  static const std::vector<BugFamily> families{
+      // items above A, plus B: `>=` for `>` (a list holding A exposes it)
+      {"above", BugKind::plain, 1, true, 0, 9, 1, 9, false,
+       [](long long a, long long b) {
+         return "# above(xs): the items of xs greater than " + bug_n(a) + ", each plus " + bug_n(b) + "\n";
+       },
+       [](long long a, long long b, unsigned m) {
+         return "def above(xs):\n    return [v + " + bug_n(b) + " for v in xs if v " + bug_cmp(m & 1U, ">", ">=") +
+                " " + bug_n(a) + "]\n";
+       },
+       [](long long a, long long b, const V& xs) {
+         V out;
+         for (auto v : xs)
+           if (v > a) out.push_back(v + b);
+         return demo_list(out);
+       },
+       [](long long a, long long) {
+         return VV{{a, a + 3}, {a + 1, a}};
+       },
+       [](long long a, long long, Rng& r) { return bug_list(r, 0, 5, 0, a + 6); }},
+      // [i·A + B for i = 1..n]: an off-by-one range
+      {"upto", BugKind::plain, 1, false, 1, 9, 0, 9, false,
+       [](long long a, long long b) {
+         return "# upto(n): i times " + bug_n(a) + " plus " + bug_n(b) + ", for i from 1 to n\n";
+       },
+       [](long long a, long long b, unsigned m) {
+         return "def upto(n):\n    return [i * " + bug_n(a) + " + " + bug_n(b) + " for i in range(1, " +
+                bug_cmp(m & 1U, "n + 1", "n") + ")]\n";
+       },
+       [](long long a, long long b, const V& in) {
+         V out;
+         for (long long i = 1; i <= in[0]; ++i) out.push_back(i * a + b);
+         return demo_list(out);
+       },
+       [](long long, long long) {
+         return VV{{1}, {3}};
+       },
+       [](long long, long long, Rng& r) { return V{demo_int(r, 0, 6)}; }},
+      // (x − A)·B: a wrong sign
+      {"shift", BugKind::plain, 1, false, 1, 9, 2, 9, false,
+       [](long long a, long long b) { return "# shift(x): x minus " + bug_n(a) + ", times " + bug_n(b) + "\n"; },
+       [](long long a, long long b, unsigned m) {
+         return "def shift(x):\n    return (x " + bug_cmp(m & 1U, "-", "+") + " " + bug_n(a) + ") * " + bug_n(b) + "\n";
+       },
+       [](long long a, long long b, const V& in) { return bug_n((in[0] - a) * b); },
+       [](long long a, long long) { return VV{{a}}; },
+       [](long long, long long, Rng& r) { return V{demo_int(r, 0, 20)}; }},
+      // B plus the sum of i·A for i = 1..n, in a loop: an off-by-one range
+      {"total", BugKind::plain, 1, false, 1, 9, 0, 9, false,
+       [](long long a, long long b) {
+         return "# total(n): " + bug_n(b) + " plus the sum of i times " + bug_n(a) + " for i from 1 to n\n";
+       },
+       [](long long a, long long b, unsigned m) {
+         return "def total(n):\n    t = " + bug_n(b) + "\n    for i in range(1, " + bug_cmp(m & 1U, "n + 1", "n") +
+                "):\n        t += i * " + bug_n(a) + "\n    return t\n";
+       },
+       [](long long a, long long b, const V& in) { return bug_n(b + a * in[0] * (in[0] + 1) / 2); },
+       [](long long, long long) {
+         return VV{{1}, {4}};
+       },
+       [](long long, long long, Rng& r) { return V{demo_int(r, 0, 9)}; }},
+      // (last item + A)·B: xs[len(xs)] raises IndexError on the buggy line itself
+      {"last", BugKind::fine, 1, true, 0, 9, 2, 9, false,
+       [](long long a, long long b) {
+         return "# last(xs): the last item of xs plus " + bug_n(a) + ", times " + bug_n(b) + "\n";
+       },
+       [](long long a, long long b, unsigned m) {
+         return "def last(xs):\n    y = xs[" + bug_cmp(m & 1U, "-1", "len(xs)") + "] + " + bug_n(a) +
+                "\n    return y * " + bug_n(b) + "\n";
+       },
+       [](long long a, long long b, const V& xs) { return bug_n((xs.back() + a) * b); },
+       [](long long a, long long) { return VV{{a}}; },
+       [](long long, long long, Rng& r) { return bug_list(r, 1, 5, 0, 20); }},
+      // item number A (from 1) plus B: xs[A] is an off-by-one index, an IndexError on its own line
+      // when xs has A items
+      {"nth", BugKind::fine, 1, true, 1, 6, 0, 13, false,
+       [](long long a, long long b) {
+         return "# nth(xs): item number " + bug_n(a) + " of xs (counting from 1), plus " + bug_n(b) + "\n";
+       },
+       [](long long a, long long b, unsigned m) {
+         return "def nth(xs):\n    y = xs[" + bug_cmp(m & 1U, bug_n(a - 1).c_str(), bug_n(a).c_str()) +
+                "]\n    return y + " + bug_n(b) + "\n";
+       },
+       [](long long a, long long b, const V& xs) { return bug_n(xs[static_cast<std::size_t>(a - 1)] + b); },
+       [](long long a, long long) {
+         V xs;
+         for (long long i = 0; i < a; ++i) xs.push_back(10 + 3 * i);
+         return VV{xs};
+       },
+       [](long long a, long long, Rng& r) {
+         return bug_list(r, static_cast<std::size_t>(a), static_cast<std::size_t>(a) + 3, 0, 30);
+       }},
+      // 'low' below A, 'high' above B, else 'mid': two clauses, each with its own boundary
+      {"grade", BugKind::clauses, 2, false, 1, 9, 1, 9, true,
+       [](long long a, long long b) {
+         return "# grade(x): 'low' below " + bug_n(a) + ", 'high' above " + bug_n(b) + ", else 'mid'\n";
+       },
+       [](long long a, long long b, unsigned m) {
+         return "def grade(x):\n    if x " + bug_cmp(m & 1U, "<", "<=") + " " + bug_n(a) +
+                ":\n        return 'low'\n    if x " + bug_cmp(m & 2U, ">", ">=") + " " + bug_n(b) +
+                ":\n        return 'high'\n    return 'mid'\n";
+       },
+       [](long long a, long long b, const V& in) {
+         return std::string(in[0] < a ? "'low'" : in[0] > b ? "'high'" : "'mid'");
+       },
+       [](long long a, long long b) {
+         return VV{{a}, {b}, {a - 1}, {b + 1}};
+       },
+       [](long long, long long b, Rng& r) { return V{demo_int(r, 0, b + 4)}; }},
+      // the items from A to B, both included: two clauses of one condition
+      {"window", BugKind::clauses, 2, true, 1, 9, 1, 9, true,
+       [](long long a, long long b) {
+         return "# window(xs): the items of xs from " + bug_n(a) + " to " + bug_n(b) + ", both included\n";
+       },
+       [](long long a, long long b, unsigned m) {
+         return "def window(xs):\n    return [v for v in xs if v " + bug_cmp(m & 1U, ">=", ">") + " " + bug_n(a) +
+                " and v " + bug_cmp(m & 2U, "<=", "<") + " " + bug_n(b) + "]\n";
+       },
+       [](long long a, long long b, const V& xs) {
+         V out;
+         for (auto v : xs)
+           if (v >= a && v <= b) out.push_back(v);
+         return demo_list(out);
+       },
+       [](long long a, long long b) {
+         return VV{{a - 1, a}, {b, b + 1}};
+       },
+       [](long long, long long b, Rng& r) { return bug_list(r, 0, 5, 0, b + 3); }},
+  };
+  return families;
+}
+
+/// The Python literal of a family's input.
+inline std::string bug_input(const BugFamily& f, const std::vector<long long>& in) {
+  return f.list_input ? demo_list(in) : std::to_string(in.at(0));
+}
+
+/// The `bugs` suite (see SuiteKind).
+inline Suite make_bug_suite(const SuiteOptions& options) {
+  Suite suite;
+  for (const auto& fam : bug_families()) {
+    bool wanted = options.families.empty();
+    for (const auto& name : options.families) wanted = wanted || fam.name == name;
+    if (!wanted) continue;
+    // One stream for the instances and tests, another for which references are flawed, so that
+    // every flaw_fraction gives the same problems.
+    Rng rng = make_rng(options.seed ^ demo_hash(fam.name));
+    Rng flaw_rng = make_rng(options.seed ^ demo_hash(fam.name) ^ 0x5bd1e9955bd1e995ULL);
+    std::set<std::pair<long long, long long>> used;
+    const std::size_t domain = static_cast<std::size_t>((fam.a_hi - fam.a_lo + 1) * (fam.b_hi - fam.b_lo + 1));
+    const std::size_t wanted_total = options.sft_per_family + options.rl_per_family + options.heldout_per_family;
+    if (wanted_total > domain)
+      throw invalid_argument("demo::make_suite: family '" + std::string(fam.name) + "' has " + std::to_string(domain) +
+                             " instances, fewer than the " + std::to_string(wanted_total) + " asked for");
+    auto make = [&](std::string_view split, std::size_t index, unsigned mask) {
+      long long a = 0, b = 0;
+      do {
+        a = demo_int(rng, fam.a_lo, fam.a_hi);
+        b = demo_int(rng, fam.b_lo, fam.b_hi);
+      } while (!used.insert({a, b}).second);
+      const long long B = fam.b_after_a ? a + b : b;
+      Problem prob;
+      prob.task_id = "demo/" + std::string(split) + "/" + std::string(fam.name) + "/" + std::to_string(index);
+      prob.prompt = fam.prompt(a, B);
+      prob.solutions.push_back(fam.solution(a, B, mask));
+      prob.entry_point = std::string(fam.name);
+      prob.prompt_is_code = true;
+      std::set<std::string> seen;
+      auto add = [&](const std::vector<long long>& in) {
+        std::string code =
+            "assert " + std::string(fam.name) + "(" + bug_input(fam, in) + ") == " + fam.expect(a, B, in);
+        if (prob.tests.tests.size() < options.tests_per_problem && seen.insert(code).second)
+          prob.tests.tests.push_back(TestCase{TestKind::assertion, code, {}, {}});
+      };
+      for (const auto& in : fam.boundary(a, B)) add(in);
+      for (std::size_t t = 0; t < 20 * options.tests_per_problem && prob.tests.tests.size() < options.tests_per_problem;
+           ++t)
+        add(fam.random_input(a, B, rng));
+      Problem clean = prob;
+      clean.solutions = {fam.solution(a, B, 0)};
+      return std::pair{prob, clean};
+    };
+    for (std::size_t i = 0; i < options.heldout_per_family; ++i) suite.heldout.push_back(make("heldout", i, 0).second);
+    for (std::size_t i = 0; i < options.sft_per_family; ++i) {
+      unsigned mask = 0;
+      if (rltf::detail::uniform01(flaw_rng) < options.flaw_fraction) {
+        // A flawed reference: a non-empty set of its family's bug sites, uniformly.
+        const std::size_t subsets = (std::size_t{1} << fam.sites) - 1;
+        mask = static_cast<unsigned>(1 + rltf::detail::uniform_index(flaw_rng, subsets));
+      }
+      auto [flawed, clean] = make("sft", i, mask);
+      suite.sft.push_back(std::move(flawed));
+      suite.sft_clean.push_back(std::move(clean));
+      suite.sft_flawed.push_back(mask != 0);
+    }
+    for (std::size_t i = 0; i < options.rl_per_family; ++i) suite.rl.push_back(make("rl", i, 0).second);
+  }
+  return suite;
+}
+
 } // namespace detail
 
-/// The names of the families, in generation order.
-[[nodiscard]] inline std::vector<std::string> family_names() {
+/// The names of a suite's families, in generation order.
+[[nodiscard]] inline std::vector<std::string> family_names(SuiteKind kind = SuiteKind::bugs) {
   std::vector<std::string> out;
-  for (const auto& f : detail::demo_families()) out.emplace_back(f.name);
+  if (kind == SuiteKind::bugs)
+    for (const auto& f : detail::bug_families()) out.emplace_back(f.name);
+  else
+    for (const auto& f : detail::demo_families()) out.emplace_back(f.name);
   return out;
 }
 
 /// Generates the suite. Equal options give equal suites on every platform. Throws
-/// rltf::invalid_argument for an unknown family or an unseen_fraction outside [0, 1).
+/// rltf::invalid_argument for an unknown family, an unseen_fraction outside [0, 1) or a
+/// flaw_fraction outside [0, 1].
 [[nodiscard]] inline Suite make_suite(const SuiteOptions& options = {}) {
   if (!(options.unseen_fraction >= 0.0 && options.unseen_fraction < 1.0))
     throw invalid_argument("demo::make_suite: unseen_fraction must be in [0, 1)");
+  if (!(options.flaw_fraction >= 0.0 && options.flaw_fraction <= 1.0))
+    throw invalid_argument("demo::make_suite: flaw_fraction must be in [0, 1]");
   if (options.tests_per_problem == 0) throw invalid_argument("demo::make_suite: tests_per_problem must be ≥ 1");
+  const auto names = family_names(options.kind);
+  for (const auto& name : options.families)
+    if (std::find(names.begin(), names.end(), name) == names.end())
+      throw invalid_argument("demo::make_suite: unknown family '" + name + "' in the " +
+                             std::string(to_string(options.kind)) + " suite");
+  if (options.kind == SuiteKind::bugs) return detail::make_bug_suite(options);
   const auto& all = detail::demo_families();
-  for (const auto& name : options.families) {
-    bool found = false;
-    for (const auto& f : all) found = found || f.name == name;
-    if (!found) throw invalid_argument("demo::make_suite: unknown family '" + name + "'");
-  }
   Suite suite;
   Rng rng = make_rng(options.seed);
   // Function names: one split for the whole suite.
@@ -414,6 +685,8 @@ std::pair<std::vector<T>, std::vector<T>> demo_split(std::vector<T> domain, doub
     fill(suite.sft, options.sft_per_family, true, false, "sft");
     fill(suite.rl, options.rl_per_family, false, false, "rl");
   }
+  suite.sft_clean = suite.sft;
+  suite.sft_flawed.assign(suite.sft.size(), false);
   return suite;
 }
 
