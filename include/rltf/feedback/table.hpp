@@ -396,7 +396,6 @@ namespace feedback::detail {
 
 namespace feedback::detail {
 
-
 /// FeedbackTable::defaults(), built once and shared by every feedback constructed without a table.
 [[nodiscard]] inline const std::shared_ptr<const FeedbackTable>& default_table() {
   static const std::shared_ptr<const FeedbackTable> table =

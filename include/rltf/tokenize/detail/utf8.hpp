@@ -94,8 +94,7 @@ inline void append_utf8(std::string& out, char32_t cp) {
     else
       hi = mid;
   }
-  if (lo < unicode::class_range_count && unicode::class_ranges[lo].first <= cp)
-    return unicode::class_ranges[lo].cls;
+  if (lo < unicode::class_range_count && unicode::class_ranges[lo].first <= cp) return unicode::class_ranges[lo].cls;
   return char_class::other;
 }
 
