@@ -33,18 +33,12 @@
 #include <rltf/core/error.hpp>
 #include <rltf/exec/python_executor.hpp>
 #include <rltf_demo/experiment.hpp>
-#include <rltf_programs/cli.hpp>
+#include <rltf_programs/options.hpp>
 #include <rltf_programs/plot.hpp>
 
 #include "policies.hpp"
 
 namespace {
-
-constexpr std::string_view usage_head =
-    "usage: rltf-ablation [--seeds 1,2,3] [--variants sft,coarse,...] [--out DIR] [--markdown FILE] [--png FILE]\n";
-constexpr std::string_view usage_tail =
-    "  variants: sft, sft_continued, coarse, coarse_fine, coarse_fine_adaptive, grpo, oracle (default: all)\n"
-    "  a stopped run continues when the same command is run again; --fresh starts over\n";
 
 struct Args {
   rltf_demo::RunArgs run;
@@ -57,25 +51,23 @@ struct Args {
 
 Args parse(int argc, char** argv) {
   Args a;
-  for (rltf::CommandLine args(argc, argv); args.next();) {
-    if (a.run.read(args)) continue;
-    if (args.is("--seeds")) {
-      a.seeds = args.unsigned_list_value();
-    } else if (args.is("--variants")) {
-      a.variants.clear();
-      for (const auto& v : args.list_value()) a.variants.push_back(rltf::demo::variant_from_id(v));
-    } else if (args.is("--out")) {
-      a.out = args.value();
-    } else if (args.is("--markdown")) {
-      a.markdown = args.value();
-    } else if (args.is("--png")) {
-      a.png = args.value();
-    } else if (args.is("--help") || args.is("-h")) {
-      std::cout << usage_head << rltf_demo::RunArgs::usage << usage_tail;
-      std::exit(0);
-    } else {
-      args.unknown();
-    }
+  rltf::programs::Cli cli("rltf-ablation",
+                          "The demo's variants over seeds: mean ± std, paired differences, the RL split's curve "
+                          "(docs/results.md). A stopped run continues when the same command is run again; --fresh "
+                          "starts over.");
+  a.run.add_to(cli);
+  cli.counts("--seeds", a.seeds, "seeds (comma list)");
+  std::vector<std::string> variants;
+  cli.list("--variants", variants,
+           "sft, sft_continued, coarse, coarse_fine, coarse_fine_adaptive, grpo, oracle (default: all)");
+  cli.out(a.out);
+  cli.text("--markdown", a.markdown, "also write the table here", "FILE");
+  cli.text("--png", a.png, "also write the plot here", "FILE");
+  if (const auto status = cli.parse_or_exit(argc, argv)) std::exit(*status);
+  a.run.check_values();
+  if (!variants.empty()) {
+    a.variants.clear();
+    for (const auto& v : variants) a.variants.push_back(rltf::demo::variant_from_id(v));
   }
   return a;
 }
@@ -365,7 +357,7 @@ int main(int argc, char** argv) {
               << ", " << (args.out / "ablation.png").string() << " (" << seconds << " s)\n";
     return 0;
   } catch (const rltf::invalid_argument& e) {
-    std::cerr << "rltf-ablation: " << e.what() << "\n" << usage_head << rltf_demo::RunArgs::usage << usage_tail;
+    std::cerr << "rltf-ablation: " << e.what() << "\nRun with --help for more information.\n";
     return 2;
   } catch (const std::exception& e) {
     std::cerr << "rltf-ablation: " << e.what() << "\n";

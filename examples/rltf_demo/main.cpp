@@ -36,19 +36,12 @@
 #include <rltf/exec/python_executor.hpp>
 #include <rltf_demo/experiment.hpp>
 #include <rltf_demo/suite.hpp>
-#include <rltf_programs/cli.hpp>
+#include <rltf_programs/options.hpp>
 #include <rltf_programs/plot.hpp>
 
 #include "policies.hpp"
 
 namespace {
-
-constexpr std::string_view usage_head =
-    "usage: rltf-demo [--out DIR] [--seed N] [--variant V] [--reuse-sft] [--progress auto|bar|lines|off]\n";
-constexpr std::string_view usage_tail =
-    "  V: coarse, coarse_fine, coarse_fine_adaptive (default), grpo\n"
-    "  a stopped run continues when the same command is run again; --fresh starts over\n"
-    "  --reuse-sft: load DIR/sft/policy from an earlier run, whatever its configuration\n";
 
 struct Args {
   rltf_demo::RunArgs run;
@@ -61,29 +54,23 @@ struct Args {
 
 Args parse(int argc, char** argv) {
   Args a;
-  for (rltf::CommandLine args(argc, argv); args.next();) {
-    if (a.run.read(args)) continue;
-    if (args.is("--out")) {
-      a.out = args.value();
-    } else if (args.is("--seed")) {
-      a.seed = args.unsigned_value();
-    } else if (args.is("--variant")) {
-      a.variant = rltf::demo::variant_from_id(args.value());
-      if (a.variant == rltf::demo::Variant::sft || a.variant == rltf::demo::Variant::sft_continued ||
-          a.variant == rltf::demo::Variant::oracle)
-        throw rltf::invalid_argument(
-            "--variant must be an RL variant: coarse, coarse_fine, coarse_fine_adaptive, grpo");
-    } else if (args.is("--reuse-sft")) {
-      a.reuse_sft = true;
-    } else if (args.is("--progress")) {
-      a.progress = args.choice_value(rltf::progress_modes);
-    } else if (args.is("--help") || args.is("-h")) {
-      std::cout << usage_head << rltf_demo::RunArgs::usage << usage_tail;
-      std::exit(0);
-    } else {
-      args.unknown();
-    }
-  }
+  rltf::programs::Cli cli("rltf-demo",
+                          "SFT, SFT continued (the control), RLTF and a clean-SFT oracle on the synthetic suite; "
+                          "held-out pass@k of each (docs/demo.md). A stopped run continues when the same command is "
+                          "run again; --fresh starts over.");
+  a.run.add_to(cli);
+  cli.out(a.out);
+  cli.seed(a.seed);
+  std::string variant = "coarse_fine_adaptive";
+  cli.text("--variant", variant, "the RL variant: coarse, coarse_fine, coarse_fine_adaptive, grpo", "V");
+  cli.flag("--reuse-sft", a.reuse_sft, "load DIR/sft/policy from an earlier run, whatever its configuration");
+  cli.progress(a.progress);
+  if (const auto status = cli.parse_or_exit(argc, argv)) std::exit(*status);
+  a.run.check_values();
+  a.variant = rltf::demo::variant_from_id(variant);
+  if (a.variant == rltf::demo::Variant::sft || a.variant == rltf::demo::Variant::sft_continued ||
+      a.variant == rltf::demo::Variant::oracle)
+    throw rltf::invalid_argument("--variant must be an RL variant: coarse, coarse_fine, coarse_fine_adaptive, grpo");
   return a;
 }
 
@@ -352,7 +339,7 @@ int main(int argc, char** argv) {
                                     return run<P>(make, model, args);
                                   });
   } catch (const rltf::invalid_argument& e) {
-    std::cerr << "rltf-demo: " << e.what() << "\n" << usage_head << rltf_demo::RunArgs::usage << usage_tail;
+    std::cerr << "rltf-demo: " << e.what() << "\nRun with --help for more information.\n";
     return 2;
   } catch (const std::exception& e) {
     std::cerr << "rltf-demo: " << e.what() << "\n";

@@ -27,7 +27,7 @@
 #include <rltf/train/trainable_policy.hpp>
 #include <rltf_demo/experiment.hpp>
 #include <rltf_demo/suite.hpp>
-#include <rltf_programs/cli.hpp>
+#include <rltf_programs/options.hpp>
 
 #ifdef RLTF_DEMO_TORCH
 #include <rltf/torch/policy.hpp>
@@ -114,8 +114,8 @@ struct RunArgs {
   bool quick = false;                         ///< the CI-sized experiment
   bool fresh = false;                         ///< ignore earlier results and checkpoints in the output folder
   ModelOptions model;                         ///< --policy, --n-embd, --n-layer, --threads
-  long sft_steps = -1;                        ///< -1: the experiment's default
-  long rl_steps = -1;                         ///< -1: the experiment's default
+  std::optional<std::size_t> sft_steps;       ///< none: the experiment's default
+  std::optional<std::size_t> rl_steps;        ///< none: the experiment's default
   float rl_lr = -1.0F;                        ///< -1: the experiment's default
   std::size_t workers = 0;                    ///< executor processes (0: one per core)
   std::optional<rltf::Baseline> baseline;     ///< RLTF's baseline (none: the experiment's default)
@@ -125,54 +125,39 @@ struct RunArgs {
   std::optional<rltf::demo::SuiteKind> suite; ///< --suite bugs|names (none: bugs)
   double flaw_fraction = -1.0;                ///< --flaw-fraction (-1: the suite's default, 0.5)
 
-  static constexpr std::string_view usage =
-      "  [--quick] [--fresh] [--policy torch|eigen] [--n-embd N] [--n-layer N] [--threads N]\n"
-      "  [--sft-steps N] [--rl-steps N] [--rl-lr X] [--baseline none|greedy|best|group_mean] [--workers N]\n"
-      "  [--heldout novel|whole] [--sl-coef X] [--families above,grade,...] [--suite bugs|names]\n"
-      "  [--flaw-fraction X]\n";
+  static constexpr std::pair<std::string_view, bool> heldout_names[] = {{"novel", true}, {"whole", false}};
+  static constexpr std::pair<std::string_view, rltf::demo::SuiteKind> suite_names[] = {
+      {"bugs", rltf::demo::SuiteKind::bugs}, {"names", rltf::demo::SuiteKind::names}};
 
-  /// Reads the current flag when it is one of these; false when it is not.
-  bool read(rltf::CommandLine& args) {
-    if (args.is("--quick"))
-      quick = true;
-    else if (args.is("--fresh"))
-      fresh = true;
-    else if (args.is("--policy")) {
-      model.policy = args.value();
-      check(model);
-    } else if (args.is("--n-embd"))
-      model.n_embd = static_cast<long>(args.unsigned_value());
-    else if (args.is("--n-layer"))
-      model.n_layer = static_cast<long>(args.unsigned_value());
-    else if (args.is("--threads"))
-      model.threads = static_cast<int>(args.unsigned_value());
-    else if (args.is("--sft-steps"))
-      sft_steps = static_cast<long>(args.unsigned_value());
-    else if (args.is("--rl-steps"))
-      rl_steps = static_cast<long>(args.unsigned_value());
-    else if (args.is("--rl-lr"))
-      rl_lr = static_cast<float>(args.positive_value());
-    else if (args.is("--workers"))
-      workers = args.unsigned_value();
-    else if (args.is("--sl-coef")) {
-      sl_coef = static_cast<float>(args.number_value());
-      if (sl_coef < 0.0F) throw rltf::invalid_argument("--sl-coef must be ≥ 0");
-    } else if (args.is("--families"))
-      families = args.list_value();
-    else if (args.is("--heldout"))
-      novel_heldout = args.choice_value<bool>({{"novel", true}, {"whole", false}});
-    else if (args.is("--suite"))
-      suite = args.choice_value<rltf::demo::SuiteKind>(
-          {{"bugs", rltf::demo::SuiteKind::bugs}, {"names", rltf::demo::SuiteKind::names}});
-    else if (args.is("--flaw-fraction")) {
-      flaw_fraction = args.number_value();
-      if (!(flaw_fraction >= 0.0 && flaw_fraction <= 1.0))
-        throw rltf::invalid_argument("--flaw-fraction must be in [0, 1], got " + std::to_string(flaw_fraction));
-    } else if (args.is("--baseline"))
-      baseline = args.choice_value(rltf::algo::baselines);
-    else
-      return false;
-    return true;
+  /// Registers these options on a program's command line (rltf::programs::Cli: --help, --flag=value,
+  /// --config FILE.json).
+  void add_to(rltf::programs::Cli& cli) {
+    cli.flag("--quick", quick, "the CI-sized experiment");
+    cli.flag("--fresh", fresh, "ignore earlier results and checkpoints in the output folder");
+    cli.text("--policy", model.policy, "torch (a tiny GPT-2 on LibTorch) or eigen (rltf's Eigen policy)",
+             "torch|eigen");
+    cli.count("--n-embd", model.n_embd, "GPT-2 width", 1);
+    cli.count("--n-layer", model.n_layer, "GPT-2 layers", 1);
+    cli.count("--threads", model.threads, "LibTorch intra-op threads (0: LibTorch's default)");
+    cli.count("--sft-steps", sft_steps, "supervised steps (default: the experiment's)");
+    cli.count("--rl-steps", rl_steps, "RL steps (default: the experiment's)");
+    cli.positive("--rl-lr", rl_lr, "RL learning rate (-1: the experiment's default)");
+    cli.workers(workers);
+    cli.number("--sl-coef", sl_coef, "λ_sl of RLTF's supervised term (-1: the experiment's default)");
+    cli.list("--families", families, "the suite's families (default: all)");
+    cli.choice("--heldout", novel_heldout, heldout_names,
+               "held-out problems: novel names/constants or the whole domain");
+    cli.choice("--suite", suite, suite_names, "the problem suite (default: bugs)");
+    cli.number("--flaw-fraction", flaw_fraction, "share of flawed SFT references (-1: the suite's default, 0.5)");
+    cli.choice("--baseline", baseline, rltf::algo::baselines, "RLTF's baseline (default: the experiment's)");
+  }
+
+  /// Checks what the options' kinds cannot; throws rltf::invalid_argument.
+  void check_values() const {
+    check(model);
+    if (sl_coef < 0.0F && sl_coef != -1.0F) throw rltf::invalid_argument("--sl-coef must be ≥ 0");
+    if (flaw_fraction != -1.0 && !(flaw_fraction >= 0.0 && flaw_fraction <= 1.0))
+      throw rltf::invalid_argument("--flaw-fraction must be in [0, 1], got " + std::to_string(flaw_fraction));
   }
 
   /// The experiment these options ask for, with `seed`.
@@ -190,8 +175,8 @@ struct RunArgs {
     if (flaw_fraction >= 0.0) o.suite.flaw_fraction = flaw_fraction;
     // The Eigen policy's steps are cheap and it needs more of them (4000 steps: about a minute).
     if (model.policy == "eigen" && !quick) o.sft.steps = 4000;
-    if (sft_steps >= 0) o.sft.steps = static_cast<std::size_t>(sft_steps);
-    if (rl_steps >= 0) o.learner.steps = static_cast<std::size_t>(rl_steps);
+    if (sft_steps) o.sft.steps = *sft_steps;
+    if (rl_steps) o.learner.steps = *rl_steps;
     if (rl_lr > 0.0F) o.learner.optimizer.lr = rl_lr;
     if (sl_coef >= 0.0F) o.loss.sl_coef = sl_coef;
     if (!families.empty()) o.suite.families = families;
