@@ -14,11 +14,12 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "rltf/judge/http_judge.hpp"
 #include "rltf/judge/label.hpp"
+#include "rltf/train/options.hpp"
+#include "rltf_programs/options.hpp"
 
 namespace {
 
@@ -57,37 +58,41 @@ void print_histogram(const rltf::LabelSummary& s, const rltf::LabelOptions& o) {
 
 } // namespace
 
+constexpr std::pair<std::string_view, std::string_view> judges[] = {{"http", "http"}};
+
 int main(int argc, char** argv) {
-  CLI::App app{"rltf-label: AI-feedback labels for (instruction, code) samples; resumable after any stop"};
+  rltf::programs::Cli cli("rltf-label",
+                          "AI-feedback labels for (instruction, code) samples (docs/rlaif.md); resumable after any "
+                          "stop: run the same command again");
   std::filesystem::path input, output, cache, questions_file;
-  std::string judge_kind = "http", url = "http://127.0.0.1:8000/v1", model, key_env = "OPENAI_API_KEY",
-              progress = isatty(2) != 0 ? "bar" : "lines";
+  std::string judge_kind = "http", url = "http://127.0.0.1:8000/v1", model, key_env = "OPENAI_API_KEY";
+  rltf::ProgressMode progress_mode = rltf::ProgressMode::automatic;
   rltf::LabelOptions opt;
   double timeout = 120.0;
   std::size_t retries = 5;
-  app.set_config("--config", "", "read options from a file (TOML/INI: key = value, keys are the long flag names)");
-  app.add_option("--input", input, "JSONL, one {\"instruction\", \"code\"} object a line (other fields kept)")
+  cli.text("--input", input, "JSONL, one {\"instruction\", \"code\"} object a line (other fields kept)", "FILE")
       ->required()
       ->check(CLI::ExistingFile);
-  app.add_option("--output", output, "JSONL written line by line: the input plus answers, score, label")->required();
-  app.add_option("--judge", judge_kind, "who answers")->check(CLI::IsMember({"http"}))->capture_default_str();
-  app.add_option("--judge-url", url, "an OpenAI-compatible server, up to /v1")->capture_default_str();
-  app.add_option("--judge-model", model, "the server's model name");
-  app.add_option("--api-key-env", key_env, "environment variable with the API key")->capture_default_str();
-  app.add_option("--cache", cache, "SQLite answer cache (default: OUTPUT.cache.sqlite)");
-  app.add_option("--questions", questions_file, "JSON array of questions (default: the paper's eight)")
+  cli.text("--output", output, "JSONL written line by line: the input plus answers, score, label", "FILE")->required();
+  cli.choice("--judge", judge_kind, judges, "who answers");
+  cli.text("--judge-url", url, "an OpenAI-compatible server, up to /v1", "URL");
+  cli.text("--judge-model", model, "the server's model name", "NAME");
+  cli.text("--api-key-env", key_env, "environment variable with the API key", "VAR");
+  cli.text("--cache", cache, "SQLite answer cache (default: OUTPUT.cache.sqlite)", "FILE");
+  cli.text("--questions", questions_file, "JSON array of questions (default: the paper's eight)", "FILE")
       ->check(CLI::ExistingFile);
-  app.add_option("--accept", opt.accept_at, "score at or above which a sample is accepted")->capture_default_str();
-  app.add_option("--reject", opt.reject_at, "score at or below which a sample is rejected")->capture_default_str();
-  app.add_option("--workers", opt.workers, "samples judged at once (and requests in flight)")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  app.add_option("--timeout", timeout, "read timeout of one request, seconds")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  app.add_option("--retries", retries, "retries of a failed request")->capture_default_str();
-  app.add_option("--progress", progress, "progress display")->check(CLI::IsMember({"bar", "lines", "none"}));
-  CLI11_PARSE(app, argc, argv);
+  cli.count("--accept", opt.accept_at, "score at or above which a sample is accepted");
+  cli.count("--reject", opt.reject_at, "score at or below which a sample is rejected");
+  cli.count("--workers", opt.workers, "samples judged at once (and requests in flight)", 1);
+  cli.timeout(timeout, "read timeout of one request, seconds");
+  cli.count("--retries", retries, "retries of a failed request");
+  cli.progress(progress_mode);
+  if (const auto status = cli.parse_or_exit(argc, argv)) return *status;
+  const std::string progress = progress_mode == rltf::ProgressMode::off     ? "none"
+                               : progress_mode == rltf::ProgressMode::lines ? "lines"
+                               : progress_mode == rltf::ProgressMode::bar   ? "bar"
+                               : isatty(2) != 0                             ? "bar"
+                                                                            : "lines";
   try {
     if (!questions_file.empty()) opt.questions = read_questions(questions_file);
     if (cache.empty()) cache = output.string() + ".cache.sqlite";
