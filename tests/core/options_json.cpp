@@ -90,10 +90,20 @@ inline rltf::Limits limits() {
 inline rltf::OptimizerOptions optimizer() {
   return {.lr = 1e-3F, .beta1 = 0.8F, .beta2 = 0.99F, .eps = 1e-6F, .weight_decay = 0.01F, .max_grad_norm = 0.0F};
 }
-inline rltf::OnlineBufferOptions buffer() { return {.capacity = 10, .refresh_every = 2, .without_replacement = false}; }
+inline rltf::OnlineBufferOptions buffer() {
+  return {.capacity = 10,
+          .refresh_every = 2,
+          .without_replacement = false,
+          .view = rltf::BufferView::latest,
+          .sweep = true};
+}
 inline rltf::RolloutOptions rollout() {
-  return {
-      .problems_per_round = 2, .sampling = sampling(), .greedy_baseline = false, .limits = limits(), .round_every = 3};
+  return {.problems_per_round = 2,
+          .sampling = sampling(),
+          .greedy_baseline = false,
+          .limits = limits(),
+          .round_every = 3,
+          .drop_zero_advantage_groups = true};
 }
 inline rltf::LearnerOptions learner() {
   return {
@@ -114,16 +124,23 @@ inline rltf::RltfLossOptions rltf_loss() {
           .sl_coef = 0.5F,
           .sl_mode = rltf::SupervisedMode::alternate,
           .sl_batch_size = 2,
-          .reduction = rltf::algo::Reduction::sequence_mean};
+          .reduction = rltf::algo::Reduction::sequence_mean,
+          .norm_length = 64.0F,
+          .ratio_clip = 0.2F};
 }
 inline rltf::algo::GrpoLossOptions grpo_loss() {
   return {.clip = 0.1F,
           .kl_coef = 0.0F,
           .kl_estimator = rltf::algo::KlEstimator::k2,
-          .reduction = rltf::algo::Reduction::token_mean};
+          .reduction = rltf::algo::Reduction::token_mean,
+          .norm_length = 32.0F};
 }
 inline rltf::GrpoObjectiveOptions grpo_objective() {
-  return {.std_eps = 1e-3F, .unbiased_std = false, .token_reward_scale = 0.5F, .loss = grpo_loss()};
+  return {.std_eps = 1e-3F,
+          .unbiased_std = false,
+          .token_reward_scale = 0.5F,
+          .loss = grpo_loss(),
+          .advantage = rltf::algo::AdvantageEstimator::rloo};
 }
 
 } // namespace options_json_test
@@ -173,18 +190,20 @@ TEST_CASE("options JSON: the written form — keys by member name, enums by name
   CHECK(s == expected);
   const nlohmann::json r = rltf::RltfOptions{};
   CHECK(r.at("loss") == nlohmann::json::parse(R"({"baseline": "best", "sl_coef": 1.0, "sl_mode": "sum",
-                                                   "sl_batch_size": 8, "reduction": "token_mean"})"));
+                                                   "sl_batch_size": 8, "reduction": "token_mean",
+                                                   "norm_length": 0.0, "ratio_clip": 0.0})"));
   CHECK(r.at("run").at("progress") == "auto");
   CHECK(r.at("run").at("output_dir") == "");
   CHECK(r.at("rollout").at("sampling").at("num_samples") == 20);
   const nlohmann::json g = rltf::GrpoOptions{};
   CHECK(g.at("objective").at("loss").at("kl_estimator") == "k3");
-  CHECK(g.at("objective").at("loss").at("reduction") == "sequence_mean");
+  CHECK(g.at("objective").at("loss").at("reduction") == "seq_mean_token_mean");
   CHECK(g.at("rollout").at("sampling").at("num_samples") == 8);
   // The names are the enums' to_string names.
   for (const auto& [name, v] : rltf::algo::baselines) CHECK(rltf::algo::to_string(v) == name);
   for (const auto& [name, v] : rltf::algo::supervised_modes) CHECK(rltf::algo::to_string(v) == name);
-  for (const auto& [name, v] : rltf::algo::reductions) CHECK(rltf::algo::to_string(v) == name);
+  for (const auto& [name, v] : rltf::algo::reductions) // "sequence_mean" is an alias, written canonically
+    CHECK((rltf::algo::to_string(v) == name || name == "sequence_mean"));
   for (const auto& [name, v] : rltf::algo::kl_estimators) CHECK(rltf::algo::to_string(v) == name);
 }
 
@@ -221,13 +240,14 @@ TEST_CASE("options JSON: unknown keys and wrong types are errors naming the key 
         R"(rollout.sampling.temperature: expected a number, got "hot")");
   CHECK(error_of(R"({"rollout": {"samplin": {}}})") ==
         "rollout.samplin: unknown key (known keys: problems_per_round, sampling, greedy_baseline, limits, "
-        "round_every)");
+        "round_every, drop_zero_advantage_groups)");
   CHECK(error_of(R"({"learner": {"steps": -1}})") == "learner.steps: expected a non-negative integer, got -1");
   CHECK(error_of(R"({"learner": {"steps": 1.5}})") == "learner.steps: expected a non-negative integer, got 1.5");
   CHECK(error_of(R"({"learner": {"buffer": {"without_replacement": 1}}})") ==
         "learner.buffer.without_replacement: expected true or false, got 1");
-  CHECK(error_of(R"({"loss": {"baseline": "mean"}})") ==
-        R"(loss.baseline: expected "none", "greedy", "best" or "group_mean", got "mean")");
+  CHECK(
+      error_of(R"({"loss": {"baseline": "mean"}})") ==
+      R"(loss.baseline: expected "none", "greedy", "best", "group_mean", "leave_one_out" or "group_norm", got "mean")");
   CHECK(error_of(R"({"run": {"progress": 3}})") == R"(run.progress: expected "auto", "bar", "lines" or "off", got 3)");
   CHECK(error_of(R"({"run": {"output_dir": ["a"]}})") == R"(run.output_dir: expected a string (a path), got ["a"])");
   CHECK(error_of(R"({"rollout": {"sampling": {"stop": ["a", 2]}}})") ==

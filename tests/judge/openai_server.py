@@ -81,6 +81,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
     def reply(self, status, body, headers=(), cut=None):
+        entry = getattr(self, "rltf_entry", None)
+        if entry is not None:  # logged before the reply leaves: a client that has its answer sees it
+            entry["status"] = status
+            with LOCK, open(self.server.log, "a") as f:
+                f.write(json.dumps(entry) + "\n")
+                f.flush()
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -121,40 +127,32 @@ class Handler(http.server.BaseHTTPRequestHandler):
         kind, _, arg = model.partition(":")
         yes = answer_for(question, code)
         word = "Yes" if yes else "No"
-        status = 200
-        try:
-            if kind == "slow":
-                time.sleep(float(arg))
-                return self.reply(200, completion(word + "."))
-            if kind == "flaky500" and attempt < int(arg) or kind == "always500":
-                status = 500
-                return self.reply(500, {"error": {"message": "internal error"}})
-            if kind == "ratelimit" and attempt == 0:
-                status = 429
-                return self.reply(429, {"error": {"message": "slow down"}}, [("Retry-After", arg)])
-            if kind == "malformed":
-                return self.reply(200, b"<html>Bad Gateway</html>")
-            if kind == "truncated" or kind == "flakybody" and attempt < int(arg):
-                body = json.dumps(completion(word)).encode()
-                return self.reply(200, body, cut=len(body) // 2)
-            if kind == "maybe":
-                return self.reply(200, completion("Maybe, it depends."))
-            if kind == "nochoices":
-                return self.reply(200, {"object": "chat.completion"})
-            if kind == "noauth" and self.headers.get("Authorization") != "Bearer sekret":
-                status = 401
-                return self.reply(401, {"error": {"message": "invalid api key"}})
-            if kind == "json":
-                return self.reply(200, completion('Here is my verdict: {"answer": "%s"}' % word.lower()))
-            if kind == "logprobs":
-                top = [{"token": "Yes", "logprob": -0.1 if yes else -2.5}, {"token": "No", "logprob": -2.5 if yes else -0.1}]
-                return self.reply(200, completion("Yes", {"token": "Yes", "logprob": top[0]["logprob"],
-                                                          "top_logprobs": top}))
+        self.rltf_entry = {"model": model, "question": question, "code": code}
+        if kind == "slow":
+            time.sleep(float(arg))
             return self.reply(200, completion(word + "."))
-        finally:
-            with LOCK, open(self.server.log, "a") as f:
-                f.write(json.dumps({"model": model, "question": question, "code": code, "status": status}) + "\n")
-                f.flush()
+        if kind == "flaky500" and attempt < int(arg) or kind == "always500":
+            return self.reply(500, {"error": {"message": "internal error"}})
+        if kind == "ratelimit" and attempt == 0:
+            return self.reply(429, {"error": {"message": "slow down"}}, [("Retry-After", arg)])
+        if kind == "malformed":
+            return self.reply(200, b"<html>Bad Gateway</html>")
+        if kind == "truncated" or kind == "flakybody" and attempt < int(arg):
+            body = json.dumps(completion(word)).encode()
+            return self.reply(200, body, cut=len(body) // 2)
+        if kind == "maybe":
+            return self.reply(200, completion("Maybe, it depends."))
+        if kind == "nochoices":
+            return self.reply(200, {"object": "chat.completion"})
+        if kind == "noauth" and self.headers.get("Authorization") != "Bearer sekret":
+            return self.reply(401, {"error": {"message": "invalid api key"}})
+        if kind == "json":
+            return self.reply(200, completion('Here is my verdict: {"answer": "%s"}' % word.lower()))
+        if kind == "logprobs":
+            top = [{"token": "Yes", "logprob": -0.1 if yes else -2.5}, {"token": "No", "logprob": -2.5 if yes else -0.1}]
+            return self.reply(200, completion("Yes", {"token": "Yes", "logprob": top[0]["logprob"],
+                                                      "top_logprobs": top}))
+        return self.reply(200, completion(word + "."))
 
 
 def main():

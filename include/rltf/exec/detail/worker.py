@@ -1472,6 +1472,26 @@ def _stub_functions(tree):
     return names
 
 
+def _candidate_definitions(prompt_tree, source):
+    """Names the tests must take from the candidate, not from the trusted copy of the prompt: the
+    prompt's stubs, and every top-level function or class of the prompt that the program defines
+    otherwise — a completion that continues the prompt's last function (`def f():\n    return ` +
+    `3`) or redefines a helper changes it, and the tests must see the program's."""
+    names = set(_stub_functions(prompt_tree))
+    program = {}
+    try:
+        for node in ast.parse(source, _PROGRAM_FILE).body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                program[node.name] = ast.dump(node)
+    except (SyntaxError, ValueError):
+        pass
+    for node in prompt_tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and \
+                program.get(node.name) != ast.dump(node):
+            names.add(node.name)
+    return sorted(names)
+
+
 class _ShadowCalls(ast.NodeTransformer):
     """Rewrites `X(args)` in trusted code, where the program defines a function X that shadows the
     builtin X (MBPP's `sum`), to call the program's X — but only when no argument involves the
@@ -1884,7 +1904,7 @@ def _run_job(job):
                                 exec(pcode, tns)
                             except Exception:
                                 pass
-                            for name in _stub_functions(tree):
+                            for name in _candidate_definitions(tree, job["source"]):
                                 tns.pop(name, None)
                                 if kinds.get(name) == "f":
                                     dict.__setitem__(tns, name, _remote_name(name))
