@@ -1474,20 +1474,21 @@ def _stub_functions(tree):
 
 def _candidate_definitions(prompt_tree, source):
     """Names the tests must take from the candidate, not from the trusted copy of the prompt: the
-    prompt's stubs, and every top-level function or class of the prompt that the program defines
-    otherwise — a completion that continues the prompt's last function (`def f():\n    return ` +
-    `3`) or redefines a helper changes it, and the tests must see the program's."""
+    prompt's stubs, and a top-level function or class of the prompt that the completion continues
+    (`def f():\n    return ` + `3`): the program's definition at the same line differs from the
+    prompt's. A definition the program adds later under the same name (a redefined helper) leaves
+    the tests with the prompt's own."""
     names = set(_stub_functions(prompt_tree))
-    program = {}
+    at_line = {}
     try:
         for node in ast.parse(source, _PROGRAM_FILE).body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                program[node.name] = ast.dump(node)
+                at_line[(node.lineno, node.name)] = ast.dump(node)
     except (SyntaxError, ValueError):
         pass
     for node in prompt_tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and \
-                program.get(node.name) != ast.dump(node):
+                at_line.get((node.lineno, node.name)) != ast.dump(node):
             names.add(node.name)
     return sorted(names)
 
