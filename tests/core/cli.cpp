@@ -16,6 +16,8 @@
 #include <rltf/train/options.hpp>
 #include <rltf_programs/options.hpp>
 
+#include "../support/scratch.hpp"
+
 TEST_CASE("the parsing functions stand alone") {
   CHECK(rltf::parse_unsigned("steps", "18446744073709551615") == UINT64_MAX);
   CHECK(rltf::parse_number("x", "2.5") == 2.5);
@@ -85,17 +87,7 @@ std::string cli_error(std::vector<const char*> argv) {
   return "(no error)";
 }
 
-/// A scratch file holding `text`, removed when it goes.
-struct TempFile {
-  fs::path path;
-  TempFile(const std::string& name, const std::string& text)
-      : path(fs::temp_directory_path() / ("rltf-cli-test-" + std::to_string(::getpid()) + "-" + name)) {
-    std::ofstream(path) << text;
-  }
-  ~TempFile() { fs::remove_all(path); }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-};
+using TempFile = rltf_test::ScratchFile;
 
 } // namespace
 

@@ -9,23 +9,14 @@
 
 #include "rltf/data/datasets.hpp"
 #include "rltf/detail/file.hpp"
+#include "../support/scratch.hpp"
 
 namespace rltf_loaders_test {
 
 inline const std::string data_dir = RLTF_SOURCE_DIR "/data/";
 inline const std::string fixtures = RLTF_SOURCE_DIR "/tests/fixtures/";
 
-/// A file in a private temporary folder, removed with the object.
-struct temp_file {
-  std::filesystem::path path;
-  explicit temp_file(const std::string& name, const std::string& content) {
-    path = std::filesystem::temp_directory_path() / ("rltf-loaders-" + std::to_string(::getpid()) + "-" + name);
-    std::ofstream(path, std::ios::binary) << content;
-  }
-  ~temp_file() { std::filesystem::remove(path); }
-  temp_file(const temp_file&) = delete;
-  temp_file& operator=(const temp_file&) = delete;
-};
+using temp_file = rltf_test::ScratchFile;
 
 template <class F>
 rltf::parse_error expect_parse_error(F&& f) {

@@ -26,16 +26,13 @@
 #include "rltf/data/samples.hpp"
 #include "rltf/detail/atomic_file.hpp"
 #include "rltf/train/checkpoint.hpp"
+#include "../support/scratch.hpp"
 
 namespace faults_full_disk {
 
 namespace fs = std::filesystem;
 
-inline std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  REQUIRE_MESSAGE(in, "cannot open ", p.string());
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+using rltf_test::slurp;
 
 /// The names in `dir`, sorted.
 inline std::vector<std::string> names(const fs::path& dir) {
@@ -45,21 +42,7 @@ inline std::vector<std::string> names(const fs::path& dir) {
   return out;
 }
 
-/// A fresh folder under the system's temporary folder, removed at the end.
-struct ScratchDir {
-  fs::path path;
-  ScratchDir() {
-    std::string tmpl = (fs::temp_directory_path() / "rltf-faults-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-};
+using rltf_test::ScratchDir;
 
 /// A 64 KiB tmpfs mounted on a scratch folder, or nothing (with the reason) where mounting is not
 /// permitted.

@@ -33,23 +33,14 @@
 #include "rltf/data/samples.hpp"
 #include "rltf/tokenize/detail/utf8.hpp"
 #include "rltf/tokenize/gpt2.hpp"
+#include "../support/scratch.hpp"
 
 namespace fuzz_readers {
 
 namespace fs = std::filesystem;
 
-inline std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  REQUIRE_MESSAGE(in, "cannot open ", p.string());
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-inline void spit(const fs::path& p, std::string_view bytes) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  REQUIRE_MESSAGE(out, "cannot write ", p.string());
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  REQUIRE(out.good());
-}
+using rltf_test::slurp;
+using rltf_test::spit;
 
 /// The first `n` lines of `text` (each with its newline).
 inline std::string first_lines(const std::string& text, std::size_t n) {
@@ -61,21 +52,7 @@ inline std::string first_lines(const std::string& text, std::size_t n) {
   return text.substr(0, pos == std::string::npos ? text.size() : pos);
 }
 
-/// A fresh folder for the mutants, removed at the end.
-struct ScratchDir {
-  fs::path path;
-  ScratchDir() {
-    std::string tmpl = (fs::temp_directory_path() / "rltf-fuzz-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-};
+using rltf_test::ScratchDir;
 
 /// Seeds the Python standard library makes from the bundled gzip files: the first records of
 /// HumanEval (plain and re-gzipped, mtime 0 so the bytes are the same every run), HumanEval+ and
