@@ -7,9 +7,9 @@
 #include <fstream>
 #include <string>
 
+#include "../support/scratch.hpp"
 #include "rltf/data/datasets.hpp"
 #include "rltf/detail/file.hpp"
-#include "../support/scratch.hpp"
 
 namespace rltf_loaders_test {
 

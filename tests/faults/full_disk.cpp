@@ -21,12 +21,12 @@
 #include <string>
 #include <vector>
 
+#include "../support/scratch.hpp"
 #include "rltf/core/error.hpp"
 #include "rltf/core/sample.hpp"
 #include "rltf/data/samples.hpp"
 #include "rltf/detail/atomic_file.hpp"
 #include "rltf/train/checkpoint.hpp"
-#include "../support/scratch.hpp"
 
 namespace faults_full_disk {
 

@@ -26,6 +26,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../support/scratch.hpp"
 #include "rltf/core/error.hpp"
 #include "rltf/core/rng.hpp"
 #include "rltf/data/humaneval.hpp"
@@ -33,7 +34,6 @@
 #include "rltf/data/samples.hpp"
 #include "rltf/tokenize/detail/utf8.hpp"
 #include "rltf/tokenize/gpt2.hpp"
-#include "../support/scratch.hpp"
 
 namespace fuzz_readers {
 
