@@ -1472,24 +1472,54 @@ def _stub_functions(tree):
     return names
 
 
-def _candidate_definitions(prompt_tree, source):
+# What the trusted side compiles is kept by its text: RL runs each problem's prompt and tests for every
+# sample of it, so each is parsed and compiled once per worker (a bounded cache, emptied when full).
+_CACHE_MAX = 4096
+_PROMPTS = {}
+_COMPILED = {}
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _remember(cache, key, value):
+    if len(cache) >= _CACHE_MAX:
+        cache.clear()
+    cache[key] = value
+    return value
+
+
+def _prompt_info(prompt):
+    """The prompt's code (None if it does not compile), its stubs, and its top-level definitions
+    by (line, name), each as its ast.dump."""
+    info = _PROMPTS.get(prompt)
+    if info is None:
+        try:
+            tree = ast.parse(prompt, _PROGRAM_FILE)
+            info = (compile(tree, _PROGRAM_FILE, "exec", dont_inherit=True), _stub_functions(tree),
+                    {(n.lineno, n.name): ast.dump(n) for n in tree.body if isinstance(n, _DEFINITIONS)})
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            info = (None, [], {})
+        _remember(_PROMPTS, prompt, info)
+    return info
+
+
+def _candidate_definitions(stubs, prompt_defs, source):
     """Names the tests must take from the candidate, not from the trusted copy of the prompt: the
     prompt's stubs, and a top-level function or class of the prompt that the completion continues
     (`def f():\n    return ` + `3`): the program's definition at the same line differs from the
     prompt's. A definition the program adds later under the same name (a redefined helper) leaves
-    the tests with the prompt's own."""
-    names = set(_stub_functions(prompt_tree))
+    the tests with the prompt's own. (The program is only parsed here, never run.)"""
+    names = set(stubs)
     at_line = {}
     try:
         for node in ast.parse(source, _PROGRAM_FILE).body:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                at_line[(node.lineno, node.name)] = ast.dump(node)
-    except (SyntaxError, ValueError):
+            key = (getattr(node, "lineno", 0), getattr(node, "name", None))
+            if isinstance(node, _DEFINITIONS) and key in prompt_defs:
+                at_line[key] = ast.dump(node)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         pass
-    for node in prompt_tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and \
-                at_line.get((node.lineno, node.name)) != ast.dump(node):
-            names.add(node.name)
+    for key, dump in prompt_defs.items():
+        if at_line.get(key) != dump:
+            names.add(key[1])
     return sorted(names)
 
 
@@ -1523,12 +1553,19 @@ class _ShadowCalls(ast.NodeTransformer):
 
 
 def _compile_trusted(text, filename, shadow, program_names):
-    if shadow and any(name in text for name in shadow):
+    rewrite = bool(shadow) and any(name in text for name in shadow)
+    key = (text, filename, frozenset(shadow), frozenset(program_names)) if rewrite else (text, filename)
+    code = _COMPILED.get(key)
+    if code is not None:
+        return code
+    if rewrite:
         tree = ast.parse(text, filename)
         tree = _ShadowCalls(shadow, program_names).visit(tree)
         ast.fix_missing_locations(tree)
-        return compile(tree, filename, "exec", dont_inherit=True)
-    return compile(text, filename, "exec", dont_inherit=True)
+        code = compile(tree, filename, "exec", dont_inherit=True)
+    else:
+        code = compile(text, filename, "exec", dont_inherit=True)
+    return _remember(_COMPILED, key, code)
 
 
 class _Session:
@@ -1663,15 +1700,17 @@ class _Session:
             view = view[n:]
 
     def exchange(self, msg):
-        """Sends a request with the time left in the test and waits for the answer, with SIGALRM
-        blocked (the trusted side's own alarm is delivered when the answer is in)."""
+        """Sends a request with the time left in the test (None: it was sent already) and waits for
+        the answer, with SIGALRM blocked (the trusted side's own alarm is delivered when the answer
+        is in)."""
         old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
         try:
             if self.report is not None or self.killed is not None:
                 self.wait_gone()
-            end = min(self.test_deadline, self.prog_deadline)
-            msg["t"] = max(end - time.monotonic(), 0.001)
-            self.send(msg)
+            if msg is not None:
+                end = min(self.test_deadline, self.prog_deadline)
+                msg["t"] = max(end - time.monotonic(), 0.001)
+                self.send(msg)
             return self.receive(min(self.test_deadline + self.grace, self.prog_deadline))
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
@@ -1830,6 +1869,13 @@ def _run_job(job):
     chan_c.close()
     os.close(w_out)
     os.close(w_err)
+    # A program of ordinary size goes out at once, into the empty channel's buffer: the candidate
+    # finds it waiting once the zygote has forked it.
+    load_msg = {"op": "load", "src": job["source"], "stdio": stdio, "apps": apps, "t": t_test}
+    early = _frame(bytes(_encode(load_msg)))
+    if len(early) <= 65536:
+        chan_w.sendall(early)
+        load_msg = None
     msg, fds, _flags, _addr = socket.recv_fds(_ZS, 1 << 16, 1)
     if not msg or len(fds) != 1:
         _exit(3)
@@ -1859,7 +1905,7 @@ def _run_job(job):
 
     try:
         S.test_deadline = t0 + t_test
-        r = S.exchange({"op": "load", "src": job["source"], "stdio": stdio, "apps": apps})
+        r = S.exchange(load_msg)
         if type(r) is dict and r.get("e") == "syntax":
             syntax = r
         elif type(r) is dict and r.get("e") == "load":
@@ -1895,17 +1941,13 @@ def _run_job(job):
                 try:
                     prompt = job.get("prompt") or ""
                     if prompt.strip() and not stdio:
-                        try:
-                            tree = ast.parse(prompt, _PROGRAM_FILE)
-                            pcode = compile(tree, _PROGRAM_FILE, "exec", dont_inherit=True)
-                        except (SyntaxError, ValueError):
-                            pcode = None
+                        pcode, stubs, prompt_defs = _prompt_info(prompt)
                         if pcode is not None:
                             try:
                                 exec(pcode, tns)
                             except Exception:
                                 pass
-                            for name in _candidate_definitions(tree, job["source"]):
+                            for name in _candidate_definitions(stubs, prompt_defs, job["source"]):
                                 tns.pop(name, None)
                                 if kinds.get(name) == "f":
                                     dict.__setitem__(tns, name, _remote_name(name))
