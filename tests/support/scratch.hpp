@@ -43,9 +43,6 @@ struct ScratchDir {
   }
   ScratchDir(const ScratchDir&) = delete;
   ScratchDir& operator=(const ScratchDir&) = delete;
-
-  /// `name` in this folder.
-  [[nodiscard]] std::filesystem::path operator/(std::string_view name) const { return path / name; }
 };
 
 /// A file `name` holding `text` in a scratch folder of its own, removed at the end.

@@ -1512,9 +1512,8 @@ def _candidate_definitions(stubs, prompt_defs, source):
     at_line = {}
     try:
         for node in ast.parse(source, _PROGRAM_FILE).body:
-            key = (getattr(node, "lineno", 0), getattr(node, "name", None))
-            if isinstance(node, _DEFINITIONS) and key in prompt_defs:
-                at_line[key] = ast.dump(node)
+            if isinstance(node, _DEFINITIONS) and (node.lineno, node.name) in prompt_defs:
+                at_line[(node.lineno, node.name)] = ast.dump(node)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         pass
     for key, dump in prompt_defs.items():
@@ -1553,8 +1552,10 @@ class _ShadowCalls(ast.NodeTransformer):
 
 
 def _compile_trusted(text, filename, shadow, program_names):
+    """Trusted code compiled, with calls of the builtins the program shadows rewritten; `shadow` and
+    `program_names` are frozensets (part of the cache key)."""
     rewrite = bool(shadow) and any(name in text for name in shadow)
-    key = (text, filename, frozenset(shadow), frozenset(program_names)) if rewrite else (text, filename)
+    key = (text, filename, shadow, program_names) if rewrite else (text, filename)
     code = _COMPILED.get(key)
     if code is not None:
         return code
@@ -1918,8 +1919,8 @@ def _run_job(job):
         tns["__name__"] = "__rltf_program__"
         kinds = r.get("names") if type(r) is dict else None
         kinds = {k: v for k, v in kinds.items() if type(k) is str and type(v) is str} if type(kinds) is dict else {}
-        program_names = set(kinds)
-        shadow = {k for k in program_names if k in _BUILTINS}
+        program_names = frozenset(kinds)
+        shadow = frozenset(k for k in program_names if k in _BUILTINS)
         for k in shadow:
             dict.__setitem__(tns, "__rltf_program_" + k, _remote_name(k))
         # The program's functions and classes, and the modules it imported that the worker has too,
