@@ -13,9 +13,11 @@
 /// where ρ = π/π_old and π_old is the policy that sampled (its log-probs are recorded at
 /// sampling time). Gradients come from rltf/algo/grad.hpp.
 ///
-/// The reference is a copy of the policy's initial weights, taken at construction — for
-/// policies with value semantics (rltf::EigenPolicy). A policy whose copies share weights
-/// (LibTorch modules) needs a separately loaded reference: pass it to the constructor.
+/// The reference defaults to `frozen_reference(policy)` where the policy's namespace offers one
+/// (a LibTorch policy with LoRA adapters: the shared base with the adapters off), else to a copy
+/// of the policy's initial weights taken at construction — for policies with value semantics
+/// (rltf::EigenPolicy). A LibTorch policy trained in full needs a separately loaded reference:
+/// pass it to the constructor.
 
 #include <cmath>
 #include <cstddef>
@@ -150,11 +152,12 @@ class GrpoTrainer : public OnlineTrainer<P, E, F, Buf, GrpoObjective<P>> {
   using base = OnlineTrainer<P, E, F, Buf, GrpoObjective<P>>;
 
 public:
-  /// The reference policy is a copy of `policy` as it is now (P must be copy-constructible
-  /// with value semantics; otherwise use the other constructor).
+  /// The reference policy is `frozen_reference(policy)` when found (by argument-dependent
+  /// lookup), else a copy of `policy` as it is now (P must be copy-constructible with value
+  /// semantics; otherwise use the other constructor).
   GrpoTrainer(P& policy, E& executor, F feedback, std::vector<Problem> problems,
               GrpoOptions options = {}) requires std::copy_constructible<P>
-      : GrpoTrainer(policy, std::make_shared<P>(policy), executor, std::move(feedback), std::move(problems),
+      : GrpoTrainer(policy, default_reference(policy), executor, std::move(feedback), std::move(problems),
                     std::move(options)) {}
 
   /// With an explicit frozen reference policy.
@@ -168,6 +171,13 @@ public:
   }
 
 private:
+  static std::shared_ptr<P> default_reference(const P& policy) {
+    if constexpr (requires { frozen_reference(policy); })
+      return frozen_reference(policy);
+    else
+      return std::make_shared<P>(policy);
+  }
+
   /// seq_mean_token_sum_norm's L defaults to the generation budget (Dr. GRPO's constant).
   static GrpoObjectiveOptions with_norm_length(GrpoObjectiveOptions o, const RolloutOptions& rollout) {
     if (o.loss.reduction == algo::Reduction::seq_mean_token_sum_norm && o.loss.norm_length == 0.0F)

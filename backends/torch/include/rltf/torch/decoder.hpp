@@ -42,6 +42,7 @@
 #include "rltf/core/error.hpp"
 #include "rltf/core/span.hpp"
 #include "rltf/formats/safetensors.hpp"
+#include "rltf/torch/adapter.hpp"
 #include "rltf/torch/causal_lm.hpp"
 #include "rltf/torch/safetensors.hpp"
 
@@ -487,10 +488,14 @@ public:
     const auto b = x.size(0), t = x.size(1);
     const auto h = config_.num_attention_heads, kv = config_.num_key_value_heads, d = config_.head_size();
     const auto groups = h / kv;
+    const bool training = is_training();
+    auto project = [training](torch::nn::Linear& p, const detail::AdapterSlot& slot, const torch::Tensor& in) {
+      return slot.apply(in, p(in), training);
+    };
     const torch::Tensor normed = input_layernorm(x);
-    torch::Tensor q = q_proj(normed).view({b, t, h, d}).transpose(1, 2);
-    torch::Tensor k = k_proj(normed).view({b, t, kv, d}).transpose(1, 2);
-    torch::Tensor v = v_proj(normed).view({b, t, kv, d}).transpose(1, 2);
+    torch::Tensor q = project(q_proj, q_lora, normed).view({b, t, h, d}).transpose(1, 2);
+    torch::Tensor k = project(k_proj, k_lora, normed).view({b, t, kv, d}).transpose(1, 2);
+    torch::Tensor v = project(v_proj, v_lora, normed).view({b, t, kv, d}).transpose(1, 2);
     q = detail::torch_apply_rotary(q, cos, sin);
     k = detail::torch_apply_rotary(k, cos, sin);
     if (cache != nullptr) std::tie(k, v) = cache->append(static_cast<std::size_t>(layer_), k, v);
@@ -504,14 +509,33 @@ public:
                  .masked_fill(allowed.logical_not(), std::numeric_limits<float>::lowest());
     const torch::Tensor probs = torch::softmax(scores, -1).to(v.scalar_type()).view({b, kv, groups * t, s});
     const torch::Tensor attended = torch::matmul(probs, v).view({b, h, t, d}).transpose(1, 2).reshape({b, t, h * d});
-    const torch::Tensor y = x + o_proj(attended);
+    const torch::Tensor y = x + project(o_proj, o_lora, attended);
     const torch::Tensor n2 = post_attention_layernorm(y);
-    return y + down_proj(detail::torch_decoder_activation(config_.hidden_act, gate_proj(n2)) * up_proj(n2));
+    const torch::Tensor gated =
+        detail::torch_decoder_activation(config_.hidden_act, project(gate_proj, gate_lora, n2)) *
+        project(up_proj, up_lora, n2);
+    return y + project(down_proj, down_lora, gated);
+  }
+
+  /// The layer's projections as adapter targets, named `prefix` + `self_attn.q_proj` etc.
+  void adapter_targets(const std::string& prefix, std::vector<AdapterTarget>& out) {
+    auto add = [&](const char* name, torch::nn::Linear& p, detail::AdapterSlot& slot) {
+      out.push_back({prefix + name, p->weight.size(1), p->weight.size(0), false, p->weight, &slot});
+    };
+    add("self_attn.q_proj", q_proj, q_lora);
+    add("self_attn.k_proj", k_proj, k_lora);
+    add("self_attn.v_proj", v_proj, v_lora);
+    add("self_attn.o_proj", o_proj, o_lora);
+    add("mlp.gate_proj", gate_proj, gate_lora);
+    add("mlp.up_proj", up_proj, up_lora);
+    add("mlp.down_proj", down_proj, down_lora);
   }
 
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   torch::nn::Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
   RmsNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
+  /// Optional low-rank adapters of the projections (rltf/torch/lora.hpp).
+  detail::AdapterSlot q_lora, k_lora, v_lora, o_lora, gate_lora, up_lora, down_lora;
 
 private:
   DecoderConfig config_;
@@ -693,6 +717,14 @@ public:
   /// generation_config.json's defaults (read by load_decoder, written by save_decoder).
   [[nodiscard]] const GenerationDefaults& generation() const noexcept { return generation_; }
   void set_generation(GenerationDefaults g) { generation_ = std::move(g); }
+
+  /// Every projection an adapter can attach to (rltf::AdaptableLM), by Hugging Face module name.
+  [[nodiscard]] std::vector<AdapterTarget> adapter_targets() {
+    std::vector<AdapterTarget> out;
+    for (std::size_t l = 0; l < layers_.size(); ++l)
+      layers_[l]->adapter_targets("model.layers." + std::to_string(l) + ".", out);
+    return out;
+  }
 
   /// Every parameter under its checkpoint name (what save_decoder writes).
   [[nodiscard]] std::vector<std::pair<std::string, torch::Tensor>> checkpoint_tensors() const {
@@ -900,5 +932,6 @@ inline void load_pretrained_weights(DecoderModel& model, const std::filesystem::
 }
 
 static_assert(assert_causal_lm<DecoderModel>());
+static_assert(assert_adaptable_lm<DecoderModel>());
 
 } // namespace rltf

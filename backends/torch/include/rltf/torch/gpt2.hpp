@@ -38,6 +38,7 @@
 #include "rltf/core/error.hpp"
 #include "rltf/core/span.hpp"
 #include "rltf/formats/safetensors.hpp"
+#include "rltf/torch/adapter.hpp"
 #include "rltf/torch/causal_lm.hpp"
 #include "rltf/torch/safetensors.hpp"
 
@@ -263,7 +264,12 @@ public:
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& allowed, Gpt2Cache* cache) {
     const auto b = x.size(0), t = x.size(1);
     const auto h = config_.n_head, d = config_.head_dim(), e = config_.n_embd;
-    const auto qkv = c_attn(ln_1(x)).split(e, 2);
+    const bool training = is_training();
+    auto project = [training](Gpt2Conv1D& p, const detail::AdapterSlot& slot, const torch::Tensor& in) {
+      return slot.apply(in, p(in), training);
+    };
+    const torch::Tensor normed = ln_1(x);
+    const auto qkv = project(c_attn, c_attn_lora, normed).split(e, 2);
     auto heads = [&](const torch::Tensor& m) { return m.view({b, t, h, d}).permute({0, 2, 1, 3}); };
     torch::Tensor q = heads(qkv[0]), k = heads(qkv[1]), v = heads(qkv[2]);
     if (cache != nullptr) {
@@ -279,16 +285,32 @@ public:
     torch::Tensor probs = torch::softmax(scores, -1).to(v.scalar_type());
     if (config_.dropout > 0 && is_training()) probs = torch::dropout(probs, config_.dropout, true);
     torch::Tensor attended = torch::matmul(probs, v).permute({0, 2, 1, 3}).reshape({b, t, e});
-    torch::Tensor out = attn_proj(attended);
+    torch::Tensor out = project(attn_proj, attn_proj_lora, attended);
     if (config_.dropout > 0 && is_training()) out = torch::dropout(out, config_.dropout, true);
     torch::Tensor y = x + out;
-    torch::Tensor m = mlp_proj(detail::torch_gpt2_activation(config_.activation_function, c_fc(ln_2(y))));
+    const torch::Tensor n2 = ln_2(y);
+    const torch::Tensor inner =
+        detail::torch_gpt2_activation(config_.activation_function, project(c_fc, c_fc_lora, n2));
+    torch::Tensor m = project(mlp_proj, mlp_proj_lora, inner);
     if (config_.dropout > 0 && is_training()) m = torch::dropout(m, config_.dropout, true);
     return y + m;
   }
 
+  /// The block's projections as adapter targets, named `prefix` + `attn.c_attn` etc.
+  void adapter_targets(const std::string& prefix, std::vector<AdapterTarget>& out) {
+    auto add = [&](const char* name, Gpt2Conv1D& p, detail::AdapterSlot& slot) {
+      out.push_back({prefix + name, p->weight.size(0), p->weight.size(1), true, p->weight, &slot});
+    };
+    add("attn.c_attn", c_attn, c_attn_lora);
+    add("attn.c_proj", attn_proj, attn_proj_lora);
+    add("mlp.c_fc", c_fc, c_fc_lora);
+    add("mlp.c_proj", mlp_proj, mlp_proj_lora);
+  }
+
   torch::nn::LayerNorm ln_1{nullptr}, ln_2{nullptr};
   Gpt2Conv1D c_attn{nullptr}, attn_proj{nullptr}, c_fc{nullptr}, mlp_proj{nullptr};
+  /// Optional low-rank adapters of the projections (rltf/torch/lora.hpp).
+  detail::AdapterSlot c_attn_lora, attn_proj_lora, c_fc_lora, mlp_proj_lora;
 
 private:
   Gpt2Config config_;
@@ -475,6 +497,15 @@ public:
   [[nodiscard]] torch::Device device() const { return wte->weight.device(); }
   [[nodiscard]] torch::ScalarType dtype() const { return wte->weight.scalar_type(); }
 
+  /// Every projection an adapter can attach to (rltf::AdaptableLM), by Hugging Face module name
+  /// (`transformer.h.N.attn.c_attn`, ...).
+  [[nodiscard]] std::vector<AdapterTarget> adapter_targets() {
+    std::vector<AdapterTarget> out;
+    for (std::size_t l = 0; l < blocks_.size(); ++l)
+      blocks_[l]->adapter_targets("transformer.h." + std::to_string(l) + ".", out);
+    return out;
+  }
+
   /// Every parameter under its Hugging Face checkpoint name (`transformer.` prefix on the
   /// transformer's own parameters), as save_gpt2 writes them.
   [[nodiscard]] std::vector<std::pair<std::string, torch::Tensor>> checkpoint_tensors() const {
@@ -621,5 +652,6 @@ inline void load_pretrained_weights(Gpt2Model& model, const std::filesystem::pat
 }
 
 static_assert(assert_causal_lm<Gpt2Model>());
+static_assert(assert_adaptable_lm<Gpt2Model>());
 
 } // namespace rltf

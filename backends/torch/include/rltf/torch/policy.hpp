@@ -23,10 +23,12 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <concepts>
 #include <cstdint>
 #include <filesystem>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -43,6 +45,7 @@
 #include "rltf/torch/decoder.hpp"
 #include "rltf/torch/generate.hpp"
 #include "rltf/torch/gpt2.hpp"
+#include "rltf/torch/lora.hpp"
 #include "rltf/train/trainable_policy.hpp"
 
 namespace rltf {
@@ -85,6 +88,7 @@ public:
   /// `cfg.num_samples` completions per prompt, prompt-major. Sample::problem is the prompt's index
   /// in `prompts`; an empty prompt starts from the model's bos token.
   std::vector<Sample> generate(std::span<const std::string> prompts, const SamplingConfig& cfg, Rng& rng) {
+    const ReferenceScope scope(*this);
     std::vector<Sample> samples;
     samples.reserve(prompts.size() * cfg.num_samples);
     for (std::size_t p = 0; p < prompts.size(); ++p) {
@@ -143,6 +147,7 @@ public:
   /// Log-probabilities, value-head values (when `with_values`) and the token mask of a batch from
   /// one forward pass.
   CausalLMEvaluation evaluate(std::span<const Sample> samples, bool with_values = true) {
+    const ReferenceScope scope(*this);
     const torch::Device device = model_->device();
     const auto b = static_cast<std::int64_t>(samples.size());
     std::int64_t longest = 0, t_max = 0;
@@ -212,29 +217,82 @@ public:
   [[nodiscard]] const Tok& tokenizer() const noexcept { return tokenizer_; }
   [[nodiscard]] const CausalLMPolicyOptions& options() const noexcept { return options_; }
 
-  /// The trainable parameters (for an optimiser).
-  [[nodiscard]] std::vector<torch::Tensor> parameters() const { return model_->parameters(); }
-  /// Moves the model to `device` (and optionally casts it to `dtype`).
-  void to(torch::Device device) { model_->to(device); }
-  void to(torch::Device device, torch::ScalarType dtype) { model_->to(device, dtype); }
+  /// The trainable parameters (for an optimiser): the LoRA adapters' when the policy has them,
+  /// else the model's that require gradients.
+  [[nodiscard]] std::vector<torch::Tensor> parameters() const {
+    if (lora_.attached()) return lora_.parameters();
+    std::vector<torch::Tensor> out;
+    for (auto& p : model_->parameters())
+      if (p.requires_grad()) out.push_back(p);
+    return out;
+  }
+  /// Moves the model (and its adapters) to `device`, optionally casting the model to `dtype`
+  /// (adapters stay float32).
+  void to(torch::Device device) {
+    model_->to(device);
+    if (lora_.attached()) lora_.to(device);
+  }
+  void to(torch::Device device, torch::ScalarType dtype) {
+    model_->to(device, dtype);
+    if (lora_.attached()) lora_.to(device);
+  }
+
+  // --- LoRA (rltf/torch/lora.hpp) -----------------------------------------------------------------
+
+  /// Attaches LoRA adapters to the model's chosen projections; from now on only they are trained
+  /// (the base is frozen) and checkpoints hold only them. Starts the optimiser afresh.
+  Lora& add_lora(const LoraOptions& options = {}) requires AdaptableLM<Model> {
+    require_trainable("add_lora");
+    if (lora_.attached()) throw invalid_argument("CausalLMPolicy::add_lora: the policy already has LoRA adapters");
+    lora_ = apply_lora(model_, options);
+    optimizer_.reset();
+    return lora_;
+  }
+  /// Attaches the adapter saved in `dir` (Lora::save or PEFT's save_pretrained).
+  Lora& load_lora(const std::filesystem::path& dir) requires AdaptableLM<Model> {
+    require_trainable("load_lora");
+    if (lora_.attached()) throw invalid_argument("CausalLMPolicy::load_lora: the policy already has LoRA adapters");
+    lora_ = rltf::load_lora(model_, dir);
+    optimizer_.reset();
+    return lora_;
+  }
+  /// Merges the adapters into the base weights (then the model trains in full again).
+  void merge_lora() {
+    require_trainable("merge_lora");
+    if (!lora_.attached()) throw invalid_argument("CausalLMPolicy::merge_lora: the policy has no LoRA adapters");
+    lora_.merge();
+    lora_ = Lora();
+    optimizer_.reset();
+  }
+  /// The attached adapters, or nullptr.
+  [[nodiscard]] Lora* lora() noexcept { return lora_.attached() ? &lora_ : nullptr; }
+  [[nodiscard]] const Lora* lora() const noexcept { return lora_.attached() ? &lora_ : nullptr; }
+  /// True for a policy made by rltf::frozen_reference (the base weights of another, adapters off).
+  [[nodiscard]] bool is_frozen_reference() const noexcept { return reference_view_; }
   [[nodiscard]] torch::Device device() const { return model_->device(); }
   void train(bool on = true) { model_->train(on); }
   void eval() { model_->eval(); }
   [[nodiscard]] bool is_training() const { return model_->is_training(); }
 
-  /// Writes config.json and model.safetensors to `dir` (Hugging Face layout).
-  void save(const std::filesystem::path& dir) const { save_pretrained(model_, dir); }
+  /// Writes config.json and model.safetensors to `dir` (Hugging Face layout), and with LoRA
+  /// adapters also adapter_config.json and adapter_model.safetensors (PEFT's layout).
+  void save(const std::filesystem::path& dir) const {
+    save_pretrained(model_, dir);
+    if (lora_.attached()) lora_.save(dir);
+  }
 
   // --- rltf::TrainablePolicy -------------------------------------------------------------------
 
   /// Clears the parameters' gradients.
   void zero_grad() {
-    for (auto& p : model_->parameters())
+    require_trainable("zero_grad");
+    for (auto& p : parameters())
       if (p.grad().defined()) p.mutable_grad() = torch::Tensor();
   }
 
   /// Adds Σ g_it · ∂ log π(w_it)/∂θ to the gradients (g shaped like log_probs(samples)).
   void backward(std::span<const Sample> samples, const torch::Tensor& grad) {
+    require_trainable("backward");
     const torch::Tensor logp = log_probs(samples);
     if (grad.sizes() != logp.sizes())
       throw shape_error("CausalLMPolicy::backward: the gradient has shape " +
@@ -246,13 +304,14 @@ public:
   /// One AdamW step (torch::optim::AdamW, created on the first call) with `options`' rates;
   /// returns the gradients' global norm before clipping to options.max_grad_norm.
   float step(const OptimizerOptions& options) {
+    require_trainable("step");
     auto& opt = optimizer();
     for (auto& group : opt.param_groups()) {
       auto& o = static_cast<torch::optim::AdamWOptions&>(group.options());
       o.lr(options.lr).betas({options.beta1, options.beta2}).eps(options.eps).weight_decay(options.weight_decay);
     }
     std::vector<torch::Tensor> with_grad;
-    for (auto& p : model_->parameters())
+    for (auto& p : parameters())
       if (p.grad().defined()) with_grad.push_back(p);
     const double max_norm = options.max_grad_norm > 0 ? static_cast<double>(options.max_grad_norm)
                                                       : std::numeric_limits<double>::infinity();
@@ -262,15 +321,43 @@ public:
   }
 
   /// Writes the weights (config.json, model.safetensors) and the optimiser state (optimizer.pt)
-  /// into `dir`.
+  /// into `dir`. With LoRA adapters only they are written (adapter_config.json,
+  /// adapter_model.safetensors): the base is frozen. A frozen reference writes a marker
+  /// (frozen_reference.json) and no weights: it is the policy's own base.
   void save_checkpoint(const std::filesystem::path& dir) const {
-    save_pretrained(model_, dir);
+    if (reference_view_) {
+      rltf::detail::write_file_atomic(dir / "frozen_reference.json",
+                                      std::string("{\"shares\": \"the policy's base weights, adapters off\"}\n"));
+      return;
+    }
+    if (lora_.attached())
+      lora_.save(dir);
+    else
+      save_pretrained(model_, dir);
     if (optimizer_) torch::save(*optimizer_, (dir / "optimizer.pt").string());
   }
 
   /// Restores what save_checkpoint wrote; the policy then continues bit for bit.
   void load_checkpoint(const std::filesystem::path& dir) {
-    load(dir);
+    const bool marker = std::filesystem::exists(dir / "frozen_reference.json");
+    if (reference_view_ || marker) {
+      if (reference_view_ != marker)
+        throw checkpoint_mismatch((dir / (marker ? "frozen_reference.json" : "model.safetensors")).string(), 0, "",
+                                  marker ? "the checkpoint's reference shares the policy's base weights (LoRA); "
+                                           "this run's reference is a separate model"
+                                         : "this run's reference shares the policy's base weights (LoRA); the "
+                                           "checkpoint's is a separate model");
+      return;
+    }
+    const bool adapter = std::filesystem::exists(dir / "adapter_model.safetensors");
+    if (lora_.attached() != adapter)
+      throw checkpoint_mismatch((dir / (adapter ? "adapter_model.safetensors" : "model.safetensors")).string(), 0, "",
+                                adapter ? "the checkpoint holds LoRA adapters; this policy has none (add_lora first)"
+                                        : "this policy has LoRA adapters; the checkpoint holds full weights");
+    if (adapter)
+      lora_.load_weights(dir);
+    else
+      load(dir);
     const auto state = dir / "optimizer.pt";
     if (std::filesystem::exists(state)) {
       torch::load(optimizer(), state.string());
@@ -283,9 +370,32 @@ public:
   void load(const std::filesystem::path& dir) { load_pretrained_weights(model_, dir); }
 
 private:
+  template <class P>
+  friend std::shared_ptr<P> frozen_reference(const P& policy) requires
+      std::derived_from<P, CausalLMPolicy<typename P::model_type, typename P::tokenizer_type>>;
+
+  /// In a frozen reference: no autograd and the adapters off for the scope.
+  class ReferenceScope {
+  public:
+    explicit ReferenceScope(CausalLMPolicy& p) {
+      if (!p.reference_view_) return;
+      no_grad_.emplace();
+      off_.emplace(p.lora_);
+    }
+
+  private:
+    std::optional<torch::NoGradGuard> no_grad_;
+    std::optional<AdaptersOff> off_;
+  };
+
+  void require_trainable(const char* what) const {
+    if (reference_view_)
+      throw invalid_argument(std::string("CausalLMPolicy::") + what +
+                             ": this is a frozen reference (rltf::frozen_reference); it is not trained");
+  }
+
   torch::optim::AdamW& optimizer() {
-    if (!optimizer_)
-      optimizer_ = std::make_shared<torch::optim::AdamW>(model_->parameters(), torch::optim::AdamWOptions());
+    if (!optimizer_) optimizer_ = std::make_shared<torch::optim::AdamW>(parameters(), torch::optim::AdamWOptions());
     return *optimizer_;
   }
 
@@ -293,7 +403,26 @@ private:
   Tok tokenizer_;
   CausalLMPolicyOptions options_;
   std::shared_ptr<torch::optim::AdamW> optimizer_;
+  Lora lora_;                   ///< attached adapters (none by default)
+  bool reference_view_ = false; ///< a frozen reference sharing another policy's base
 };
+
+/// A frozen reference policy (GRPO's and PPO's π_ref) that shares `policy`'s base weights: the
+/// same model with its LoRA adapters switched off, no autograd, never trained, checkpointed as a
+/// marker. One copy of the base serves both. Throws rltf::invalid_argument when `policy` has no
+/// adapters (its weights move while training, so a reference must then be loaded separately).
+template <class P>
+[[nodiscard]] std::shared_ptr<P> frozen_reference(
+    const P& policy) requires std::derived_from<P, CausalLMPolicy<typename P::model_type, typename P::tokenizer_type>> {
+  if (policy.is_frozen_reference()) return std::make_shared<P>(policy);
+  if (policy.lora() == nullptr)
+    throw invalid_argument("frozen_reference: the policy has no LoRA adapters, so its weights change while it "
+                           "trains; load a separate copy of the model as the reference (e.g. load_gpt2_policy(dir))");
+  auto reference = std::make_shared<P>(policy);
+  reference->reference_view_ = true;
+  reference->optimizer_.reset();
+  return reference;
+}
 
 /// A CausalLMPolicy over a Gpt2Model.
 template <Tokenizer Tok>
