@@ -3,7 +3,8 @@
 // config.json + model.safetensors (or a sharded model.safetensors.index.json), with the
 // tokenizer in the model's directory or --tokenizer DIR (tokenizer.json; GPT-2's vocab.json +
 // merges.txt or encoder.json + vocab.bpe), or token ids alone (--prompt-ids) for a model without
-// one. Unset sampling options take the checkpoint's generation_config.json defaults.
+// one. Unset sampling options take the checkpoint's generation_config.json defaults. --lora DIR
+// attaches a LoRA adapter in PEFT's layout (adapter_config.json + adapter_model.safetensors).
 //
 //   rltf-generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) [--greedy] [--json] ...
 //   rltf-generate --help                      lists every option
@@ -34,6 +35,7 @@
 #include <rltf/torch/decoder.hpp>
 #include <rltf/torch/generate.hpp>
 #include <rltf/torch/gpt2.hpp>
+#include <rltf/torch/lora.hpp>
 
 namespace {
 
@@ -90,7 +92,7 @@ public:
 };
 
 struct Args {
-  std::filesystem::path model, tokenizer;
+  std::filesystem::path model, tokenizer, lora;
   std::optional<std::string> prompt;
   std::vector<std::int64_t> prompt_ids;
   std::optional<std::size_t> max_new_tokens;
@@ -193,6 +195,8 @@ const char* finish_name(rltf::FinishReason f) {
 /// Samples with `model`; `defaults` are the checkpoint's generation_config.json values.
 template <rltf::CausalLM M>
 int run(M& model, const Args& args, const Codec& codec, const rltf::GenerationDefaults& defaults) {
+  rltf::Lora lora;
+  if (!args.lora.empty()) lora = rltf::load_lora(model, args.lora);
   std::vector<rltf::token_id> prompt;
   if (args.prompt) {
     prompt = codec.encode(*args.prompt);
@@ -291,6 +295,8 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::ExistingDirectory);
   app.add_option("--tokenizer", a.tokenizer, "tokenizer directory (default: --model's)")->check(CLI::ExistingDirectory);
+  app.add_option("--lora", a.lora, "a LoRA adapter directory (PEFT: adapter_config.json + adapter_model.safetensors)")
+      ->check(CLI::ExistingDirectory);
   auto* prompt = app.add_option("--prompt", a.prompt, "prompt text");
   auto* ids = app.add_option("--prompt-ids", a.prompt_ids, "prompt token ids, e.g. 1,2,3 (no tokenizer needed)")
                   ->delimiter(',');
