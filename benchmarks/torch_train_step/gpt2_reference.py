@@ -16,6 +16,7 @@ Each timing is the best of R rounds (the machine may be shared). Prints one JSON
 import argparse
 import json
 import math
+import resource
 import struct
 import sys
 import time
@@ -56,6 +57,7 @@ class Gpt2(torch.nn.Module):
         prefix = "transformer."
         w = {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in weights.items()}
         self.params = torch.nn.ParameterDict({k.replace(".", "__"): torch.nn.Parameter(v.float()) for k, v in w.items()})
+        self.vocab = w["wte.weight"].shape[0]
         n_pos = config["n_positions"]
         self.register_buffer("causal", torch.tril(torch.ones(n_pos, n_pos, dtype=torch.bool)), persistent=False)
 
@@ -109,12 +111,12 @@ def load(model_dir):
     return Gpt2(config, read_safetensors(f"{model_dir}/model.safetensors"))
 
 
-def train(args):
+def train(args, load=load):
     model = load(args.model)
     inputs = read_safetensors(args.inputs)["ids"]
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=args.wd,
                             foreach=False)
-    vocab = model.p("wte.weight").shape[0]
+    vocab = model.vocab
     losses = []
 
     def step():
@@ -137,16 +139,19 @@ def train(args):
 
 
 @torch.no_grad()
-def generate(args):
+def generate(args, load=load):
     model = load(args.model).eval()
     prompts = read_safetensors(args.inputs)["ids"]
 
     def run():
+        # each chosen token's log-probability is recorded, as rltf::generate does (RL needs it)
         logits, past = model(prompts)
-        out = []
+        out, logps = [], []
         for step in range(args.new_tokens):
-            nxt = logits[:, -1, :].argmax(-1, keepdim=True)
+            logp = torch.log_softmax(logits[:, -1, :].float(), dim=-1)
+            nxt = logp.argmax(-1, keepdim=True)
             out.append(nxt)
+            logps.append(logp.gather(1, nxt))
             if step + 1 == args.new_tokens:
                 break
             logits, past = model(nxt, past)
@@ -162,7 +167,8 @@ def generate(args):
     return {"seconds": min(rounds), "rounds_s": rounds, "tokens": tokens.tolist()}
 
 
-def main():
+def main(load=load):
+    """Parses the arguments and runs the mode over the model `load(dir)` returns."""
     ap = argparse.ArgumentParser()
     ap.add_argument("mode", choices=["train", "generate"])
     ap.add_argument("--model", required=True)
@@ -176,7 +182,8 @@ def main():
     ap.add_argument("--repeats", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    result = train(args) if args.mode == "train" else generate(args)
+    result = train(args, load) if args.mode == "train" else generate(args, load)
+    result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     result["torch"] = torch.__version__
     result["threads"] = torch.get_num_threads()
     json.dump(result, sys.stdout)

@@ -116,7 +116,8 @@ TEST_CASE("LoRA: a fresh adapter is the base; adapters off give the base; mergin
 TEST_CASE("LoRA: the update is (alpha / r) · B A x on exactly the chosen projection") {
   rltf::DecoderModel model(qwen2_config(), 3);
   model->eval();
-  rltf::Lora lora = rltf::apply_lora(model, {.r = 2, .alpha = 6, .target_pattern = R"(model\.layers\.1\.mlp\.up_proj)"});
+  rltf::Lora lora =
+      rltf::apply_lora(model, {.r = 2, .alpha = 6, .target_pattern = R"(model\.layers\.1\.mlp\.up_proj)"});
   REQUIRE(lora.modules() == std::vector<std::string>{"model.layers.1.mlp.up_proj"});
   randomise(lora, 2);
   const auto tensors = lora.named_tensors();
@@ -144,8 +145,7 @@ TEST_CASE("LoRA: targets that match nothing, bad options, and adapting twice are
                        rltf::invalid_argument);
   CHECK_THROWS_WITH_AS((void)rltf::apply_lora(model, {.target_pattern = "lm_head"}),
                        doctest::Contains("matches no module"), rltf::invalid_argument);
-  CHECK_THROWS_WITH_AS((void)rltf::apply_lora(model, {.r = 0}), doctest::Contains("r must be"),
-                       rltf::invalid_argument);
+  CHECK_THROWS_WITH_AS((void)rltf::apply_lora(model, {.r = 0}), doctest::Contains("r must be"), rltf::invalid_argument);
   CHECK_THROWS_AS((void)rltf::apply_lora(model, {.target_pattern = "("}), rltf::invalid_argument);
   // a failed apply leaves the model untouched
   for (const auto& p : model->parameters()) CHECK(p.requires_grad());

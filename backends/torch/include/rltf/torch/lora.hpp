@@ -49,8 +49,8 @@ namespace rltf {
 
 /// Which projections get adapters, and their shape (PEFT's LoraConfig fields).
 struct LoraOptions {
-  std::int64_t r = 8;  ///< rank
-  double alpha = 16.0; ///< lora_alpha: the update is scaled by alpha / r (alpha / √r with use_rslora)
+  std::int64_t r = 8;   ///< rank
+  double alpha = 16.0;  ///< lora_alpha: the update is scaled by alpha / r (alpha / √r with use_rslora)
   double dropout = 0.0; ///< lora_dropout on the adapter's input while training
   /// Module names, matched as PEFT matches them: a name equal to the entry or ending in "." + entry
   /// ("q_proj" adapts every layer's q_proj); "all-linear" adapts every projection. Empty: PEFT's
@@ -158,16 +158,15 @@ public:
         const std::string name = peft_name(e.target.name, which);
         const auto it = present.find(name);
         if (it == present.end())
-          throw parse_error(path.string(), 0, name, "the adapter has no such tensor (the model's module " +
-                                                        e.target.name + " is adapted)");
+          throw parse_error(path.string(), 0, name,
+                            "the adapter has no such tensor (the model's module " + e.target.name + " is adapted)");
         torch::Tensor& dst = std::string(which) == "lora_A" ? e.update->lora_A : e.update->lora_B;
         const torch::Tensor src = to_tensor(file, *it->second);
         if (src.sizes() != dst.sizes())
           throw parse_error(path.string(), 0, name,
                             "shape " + shape_string(src) + ", expected " + shape_string(dst) +
                                 " (r = " + std::to_string(s.options.r) + ")");
-        if (!src.is_floating_point())
-          throw parse_error(path.string(), 0, name, "the tensor is not floating-point");
+        if (!src.is_floating_point()) throw parse_error(path.string(), 0, name, "the tensor is not floating-point");
         dst.copy_(src.to(dst.device(), dst.scalar_type()));
         present.erase(it);
       }
@@ -215,7 +214,9 @@ private:
   static std::string peft_name(const std::string& module, const char* which) {
     return "base_model.model." + module + "." + which + ".weight";
   }
-  static std::string shape_string(const torch::Tensor& t) { return to_string(Shape(t.sizes().begin(), t.sizes().end())); }
+  static std::string shape_string(const torch::Tensor& t) {
+    return to_string(Shape(t.sizes().begin(), t.sizes().end()));
+  }
 
   State& state() const {
     if (!state_) throw invalid_argument("Lora: this handle holds no adapters (default-constructed)");
@@ -223,8 +224,7 @@ private:
   }
   State& live(const char* where) const {
     auto& s = state();
-    if (!s.attached)
-      throw invalid_argument(std::string(where) + ": the adapters were already merged or unloaded");
+    if (!s.attached) throw invalid_argument(std::string(where) + ": the adapters were already merged or unloaded");
     return s;
   }
   static void detach_all(State& s) {
@@ -240,8 +240,8 @@ private:
 namespace detail {
 /// Does PEFT's rule pick `module` for the entry `key`: the name itself or its last components.
 [[nodiscard]] inline bool lora_key_matches(const std::string& module, const std::string& key) {
-  return module == key || (module.size() > key.size() && module.ends_with(key) &&
-                           module[module.size() - key.size() - 1] == '.');
+  return module == key ||
+         (module.size() > key.size() && module.ends_with(key) && module[module.size() - key.size() - 1] == '.');
 }
 } // namespace detail
 
@@ -266,8 +266,8 @@ template <AdaptableLM M>
     try {
       pattern = std::regex(options.target_pattern);
     } catch (const std::regex_error& e) {
-      throw invalid_argument("LoraOptions: target_pattern '" + options.target_pattern + "' is not a valid regex: " +
-                             e.what());
+      throw invalid_argument("LoraOptions: target_pattern '" + options.target_pattern +
+                             "' is not a valid regex: " + e.what());
     }
     for (const auto& t : all)
       if (std::regex_match(t.name, pattern)) chosen.push_back(t);
@@ -327,8 +327,8 @@ template <AdaptableLM M>
   auto fail = [&](const char* field, const std::string& what) { throw parse_error(file, 0, field, what); };
   auto present = [&](const char* field) { return j.contains(field) && !j[field].is_null(); };
   if (!present("peft_type") || !j["peft_type"].is_string() || j["peft_type"].get<std::string>() != "LORA")
-    fail("peft_type", "must be \"LORA\"" +
-                          (present("peft_type") ? std::string(", got ") + j["peft_type"].dump() : std::string()));
+    fail("peft_type",
+         "must be \"LORA\"" + (present("peft_type") ? std::string(", got ") + j["peft_type"].dump() : std::string()));
   LoraOptions o;
   if (!present("r") || !j["r"].is_number_integer()) fail("r", "must be a positive integer");
   o.r = j["r"].get<std::int64_t>();
@@ -368,9 +368,11 @@ template <AdaptableLM M>
   if (present("modules_to_save") && !(j["modules_to_save"].is_array() && j["modules_to_save"].empty()))
     fail("modules_to_save", "fully trained extra modules are not supported");
   for (const char* field : {"layers_to_transform", "layers_pattern"})
-    if (present(field) && !(j[field].is_array() && j[field].empty())) fail(field, "per-layer selection is not supported");
+    if (present(field) && !(j[field].is_array() && j[field].empty()))
+      fail(field, "per-layer selection is not supported");
   for (const char* field : {"rank_pattern", "alpha_pattern"})
-    if (present(field) && !(j[field].is_object() && j[field].empty())) fail(field, "per-module ranks are not supported");
+    if (present(field) && !(j[field].is_object() && j[field].empty()))
+      fail(field, "per-module ranks are not supported");
   return o;
 }
 
