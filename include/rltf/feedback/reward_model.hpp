@@ -28,6 +28,8 @@ struct RewardModelReport {
   double final_loss = 0.0;
   double train_accuracy = 0.0;
   double heldout_accuracy = 0.0;
+  double heldout_auc = 0.0; ///< ROC AUC on the held-out part (0 when there is none or it has one class)
+  std::size_t heldout = 0;  ///< examples held out of training
   std::size_t steps = 0;
 };
 
