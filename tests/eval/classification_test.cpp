@@ -41,7 +41,8 @@ TEST_CASE("NgramRewardModel learns a labelling rule on MBPP's reference programs
   // the rule a judge might apply: a program that loops with `for` is rejected
   std::vector<rltf::LabelledExample> data;
   for (const auto& p : problems)
-    for (const auto& s : p.solutions) data.push_back(rltf::LabelledExample{p.prompt, s, s.find("for ") == std::string::npos});
+    for (const auto& s : p.solutions)
+      data.push_back(rltf::LabelledExample{p.prompt, s, s.find("for ") == std::string::npos});
   const auto accepted = std::count_if(data.begin(), data.end(), [](const auto& e) { return e.accepted; });
   REQUIRE(accepted > 100);
   REQUIRE(static_cast<std::size_t>(accepted) < data.size() - 100);

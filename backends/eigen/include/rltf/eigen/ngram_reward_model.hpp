@@ -122,7 +122,8 @@ public:
     for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng() % i]); // Fisher–Yates
     const auto held = static_cast<std::size_t>(options_.heldout_fraction * static_cast<double>(data.size()));
     const std::span<const std::size_t> heldout(order.data(), held), fit(order.data() + held, order.size() - held);
-    if (fit.empty()) throw invalid_argument("NgramRewardModel::train: nothing left to train on after the held-out split");
+    if (fit.empty())
+      throw invalid_argument("NgramRewardModel::train: nothing left to train on after the held-out split");
 
     const Sparse x = design(data, fit);
     Eigen::VectorXf y(static_cast<Eigen::Index>(fit.size()));
