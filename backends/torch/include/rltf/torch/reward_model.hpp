@@ -51,10 +51,10 @@ struct PreferencePair {
 
 /// Options of CausalLMRewardModel.
 struct CausalLMRewardModelOptions {
-  std::string separator = "\n";  ///< between the instruction and the code
-  std::size_t max_tokens = 512;  ///< keep the last this many tokens of an example (and the context length)
-  std::size_t epochs = 2;        ///< passes over the training part
-  std::size_t batch_size = 8;    ///< examples (or pairs) per step
+  std::string separator = "\n"; ///< between the instruction and the code
+  std::size_t max_tokens = 512; ///< keep the last this many tokens of an example (and the context length)
+  std::size_t epochs = 2;       ///< passes over the training part
+  std::size_t batch_size = 8;   ///< examples (or pairs) per step
   OptimizerOptions optimizer{.lr = 1e-4F};
   double heldout_fraction = 0.2; ///< share held out of training for the report
   std::uint64_t seed = 0;        ///< the held-out split and the shuffling
@@ -133,17 +133,20 @@ public:
   RewardModelReport train(std::span<const LabelledExample> data) {
     const auto [fit, heldout] = split(data.size(), "train");
     RewardModelReport report;
-    report.final_loss = fit_epochs(fit, [&](std::span<const std::size_t> batch) {
-      std::vector<std::pair<std::string_view, std::string_view>> pairs;
-      std::vector<float> y;
-      for (const std::size_t i : batch) {
-        pairs.emplace_back(data[i].instruction, data[i].code);
-        y.push_back(data[i].accepted ? 1.0F : 0.0F);
-      }
-      const torch::Tensor z = logits(pairs);
-      const torch::Tensor target = torch::tensor(y, torch::kFloat32).to(z.device());
-      return torch::nn::functional::binary_cross_entropy_with_logits(z, target);
-    }, report.steps);
+    report.final_loss = fit_epochs(
+        fit,
+        [&](std::span<const std::size_t> batch) {
+          std::vector<std::pair<std::string_view, std::string_view>> pairs;
+          std::vector<float> y;
+          for (const std::size_t i : batch) {
+            pairs.emplace_back(data[i].instruction, data[i].code);
+            y.push_back(data[i].accepted ? 1.0F : 0.0F);
+          }
+          const torch::Tensor z = logits(pairs);
+          const torch::Tensor target = torch::tensor(y, torch::kFloat32).to(z.device());
+          return torch::nn::functional::binary_cross_entropy_with_logits(z, target);
+        },
+        report.steps);
     auto measure = [&](const std::vector<std::size_t>& rows, double& acc, double* auc) {
       if (rows.empty()) return;
       std::vector<std::pair<std::string_view, std::string_view>> pairs;
@@ -178,9 +181,10 @@ public:
       const auto n = static_cast<std::int64_t>(rows.size());
       return z.narrow(0, 0, n) - z.narrow(0, n, n);
     };
-    report.final_loss = fit_epochs(fit, [&](std::span<const std::size_t> batch) {
-      return -torch::nn::functional::logsigmoid(margins(batch)).mean();
-    }, report.steps);
+    report.final_loss = fit_epochs(
+        fit,
+        [&](std::span<const std::size_t> batch) { return -torch::nn::functional::logsigmoid(margins(batch)).mean(); },
+        report.steps);
     auto ranked = [&](const std::vector<std::size_t>& rows) {
       if (rows.empty()) return 0.0;
       torch::NoGradGuard no_grad;
@@ -229,8 +233,8 @@ private:
       if (p.requires_grad()) params.push_back(p);
     if (params.empty()) throw invalid_argument("CausalLMRewardModel: no parameter requires a gradient");
     const auto& o = options_.optimizer;
-    torch::optim::AdamW opt(params, torch::optim::AdamWOptions(o.lr).betas({o.beta1, o.beta2}).eps(o.eps).weight_decay(
-                                        o.weight_decay));
+    torch::optim::AdamW opt(
+        params, torch::optim::AdamWOptions(o.lr).betas({o.beta1, o.beta2}).eps(o.eps).weight_decay(o.weight_decay));
     Rng rng = make_rng(options_.seed + 1);
     model_->train(true);
     double last = 0;
