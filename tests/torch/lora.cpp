@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include <rltf/core/rng.hpp>
+#include <rltf/exec/python_executor.hpp>
 #include <rltf/formats/safetensors.hpp>
 #include <rltf/tokenize/char.hpp>
 #include <rltf/torch/decoder.hpp>
@@ -23,6 +24,7 @@
 #include <rltf/torch/lora.hpp>
 #include <rltf/torch/policy.hpp>
 #include <rltf/torch/safetensors.hpp>
+#include <rltf/train/grpo_trainer.hpp>
 
 namespace torch_lora_test {
 
@@ -337,4 +339,56 @@ TEST_CASE("LoRA on a BF16 checkpoint: float32 adapters, the base's dtype kept, m
   CHECK((model->dtype() == torch::kBFloat16));
   // BF16 has 8 bits of mantissa: the merged weights round, so compare loosely
   CHECK((model->forward(input).to(torch::kFloat32) - adapted.to(torch::kFloat32)).abs().max().item<double>() < 0.1);
+}
+
+TEST_CASE("LoRA: a Gpt2Policy's frozen reference shares the base; GRPO trains the adapters with it by default") {
+  const rltf::CharTokenizer tokenizer("abcdefghijklmnopqrstuvwxyz ()\n:");
+  rltf::Gpt2Config config = gpt2_config();
+  config.vocab_size = static_cast<std::int64_t>(tokenizer.vocab_size());
+  rltf::Gpt2Policy<rltf::CharTokenizer> policy(rltf::Gpt2Model(config, 2), tokenizer);
+  policy.add_lora({.r = 2});
+  randomise(*policy.lora(), 8);
+  std::shared_ptr<rltf::Gpt2Policy<rltf::CharTokenizer>> reference = rltf::frozen_reference(policy);
+  rltf::Rng rng = rltf::make_rng(1);
+  const std::vector<std::string> prompts = {"def"};
+  const auto samples = policy.generate(prompts, {.max_new_tokens = 6, .num_samples = 2}, rng);
+  const torch::Tensor adapted = policy.log_probs(samples).detach();
+  const torch::Tensor base = reference->log_probs(samples);
+  CHECK_FALSE(torch::allclose(adapted, base));
+  {
+    rltf::AdaptersOff off(*policy.lora());
+    CHECK(torch::allclose(policy.log_probs(samples), base, 1e-6, 1e-6));
+  }
+
+  // GRPO with its default reference (the shared base): two steps move only the adapters
+  std::vector<rltf::Problem> problems;
+  for (int d = 0; d < 2; ++d) {
+    rltf::Problem p;
+    p.task_id = "digit/" + std::to_string(d);
+    p.prompt = "def f():\n    return ";
+    p.entry_point = "f";
+    p.prompt_is_code = true;
+    p.tests.tests = {{rltf::TestKind::assertion, "assert f() == " + std::to_string(d), {}, {}}};
+    problems.push_back(p);
+  }
+  std::vector<torch::Tensor> base_weights;
+  for (const auto& p : policy.model()->parameters()) base_weights.push_back(p.detach().clone());
+  const auto lora_before = policy.lora()->parameters().front().detach().clone();
+  rltf::PythonExecutor executor{rltf::PythonExecutorOptions{.python = RLTF_PYTHON, .workers = 1}};
+  rltf::GrpoOptions options;
+  options.rollout.problems_per_round = 2;
+  options.rollout.sampling.num_samples = 4;
+  options.rollout.sampling.max_new_tokens = 4;
+  options.learner.steps = 2;
+  options.learner.batch_size = 8;
+  options.learner.optimizer.lr = 1e-2F;
+  options.run.progress = rltf::ProgressMode::off;
+  rltf::GrpoTrainer<rltf::Gpt2Policy<rltf::CharTokenizer>> trainer{policy, executor, rltf::RltfFeedback{}, problems,
+                                                                   options};
+  REQUIRE(trainer.objective().reference() != nullptr);
+  CHECK(trainer.objective().reference()->is_frozen_reference());
+  (void)trainer.train();
+  const auto params = policy.model()->parameters();
+  for (std::size_t i = 0; i < params.size(); ++i) CHECK(torch::equal(params[i], base_weights[i]));
+  CHECK_FALSE(torch::equal(policy.lora()->parameters().front(), lora_before));
 }

@@ -32,12 +32,12 @@ namespace rltf {
 
 /// Options of PolicyJudge.
 struct PolicyJudgeOptions {
-  JudgePrompt prompt;              ///< system message and question template
-  std::optional<ChatFormat> chat;  ///< wrap the messages in this chat format (instruction-tuned judges)
+  JudgePrompt prompt;                      ///< system message and question template
+  std::optional<ChatFormat> chat;          ///< wrap the messages in this chat format (instruction-tuned judges)
   std::string answer_prefix = "\nAnswer:"; ///< after the prompt without a chat format: where the answer goes
-  std::string yes = " Yes";        ///< the "yes" continuation (with a chat format, e.g. "Yes")
-  std::string no = " No";          ///< the "no" continuation
-  double margin = 0.0;             ///< answer yes when log P(yes) − log P(no) exceeds this
+  std::string yes = " Yes";                ///< the "yes" continuation (with a chat format, e.g. "Yes")
+  std::string no = " No";                  ///< the "no" continuation
+  double margin = 0.0;                     ///< answer yes when log P(yes) − log P(no) exceeds this
 };
 
 /// What a PolicyJudge saw for one question: the log-probabilities of both answers.
@@ -48,7 +48,7 @@ struct PolicyAnswer {
 };
 
 template <Policy P>
-  requires requires(const P& p) { requires Tokenizer<std::remove_cvref_t<decltype(p.tokenizer())>>; }
+requires requires(const P& p) { requires Tokenizer<std::remove_cvref_t<decltype(p.tokenizer())>>; }
 class PolicyJudge {
 public:
   explicit PolicyJudge(P& policy, PolicyJudgeOptions options = {}) : policy_(policy), options_(std::move(options)) {
