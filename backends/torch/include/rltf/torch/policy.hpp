@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <span>
@@ -243,13 +244,25 @@ public:
     torch::autograd::backward({logp}, {grad.detach().to(logp.device(), logp.scalar_type())});
   }
 
+  /// A function that step() applies to the parameters before clipping: data-parallel training
+  /// (rltf/torch/distributed.hpp) all-reduces their gradients there, so every rank clips and steps
+  /// with the same gradient. Copies of the policy share it; an empty function removes it.
+  void set_gradient_reducer(std::function<void(std::vector<torch::Tensor>&)> reducer) {
+    gradient_reducer_ = std::move(reducer);
+  }
+
   /// One AdamW step (torch::optim::AdamW, created on the first call) with `options`' rates;
-  /// returns the gradients' global norm before clipping to options.max_grad_norm.
+  /// returns the gradients' global norm before clipping to options.max_grad_norm (after the
+  /// gradient reducer, when one is set).
   float step(const OptimizerOptions& options) {
     auto& opt = optimizer();
     for (auto& group : opt.param_groups()) {
       auto& o = static_cast<torch::optim::AdamWOptions&>(group.options());
       o.lr(options.lr).betas({options.beta1, options.beta2}).eps(options.eps).weight_decay(options.weight_decay);
+    }
+    if (gradient_reducer_) {
+      std::vector<torch::Tensor> params = model_->parameters();
+      gradient_reducer_(params);
     }
     std::vector<torch::Tensor> with_grad;
     for (auto& p : model_->parameters())
@@ -293,6 +306,7 @@ private:
   Tok tokenizer_;
   CausalLMPolicyOptions options_;
   std::shared_ptr<torch::optim::AdamW> optimizer_;
+  std::function<void(std::vector<torch::Tensor>&)> gradient_reducer_;
 };
 
 /// A CausalLMPolicy over a Gpt2Model.
