@@ -331,6 +331,13 @@ int main(int argc, char** argv) {
   rltf_demo::prepare_numerics(argv);
   try {
     const Args args = parse(argc, argv);
+    // torchrun with several processes: the demo is one process (docs/distributed.md).
+    if (const char* world = std::getenv("WORLD_SIZE"); world != nullptr && std::string(world) != "1")
+      throw rltf::invalid_argument(
+          "WORLD_SIZE=" + std::string(world) +
+          ": rltf-demo runs as one process (its SFT, control, RL and oracle runs share caches and results in "
+          "--out, written by every process alike); data-parallel training is rltf-mbpp's or "
+          "OnlineTrainer::set_data_parallel's, see docs/distributed.md");
     const auto suite = rltf::demo::make_suite(experiment_options(args).suite);
     const auto tokenizer = rltf_demo::make_tokenizer(suite);
     return rltf_demo::with_policy(args.run.model, tokenizer, args.seed,

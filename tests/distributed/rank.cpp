@@ -2,14 +2,17 @@
 // (docs/distributed.md). It reads torchrun's environment (RANK, WORLD_SIZE, MASTER_ADDR, ...)
 // or none (a single process).
 //
-//   rltf-dist-rank equality OUT STEPS     RltfObjective steps on fixed rollouts of unequal
+//   rltf-dist-rank equality OUT STEPS [--plain-mean 1]
+//                                         RltfObjective steps on fixed rollouts of unequal
 //                                         lengths, rollout i on rank i % W; rank 0 writes the
 //                                         parameters to OUT/params.bin
 //   rltf-dist-rank train OUT STEPS [--die-at S --fault-rank R | --hang-at S --fault-rank R]
-//                        [--samples N] [--problems N] [--tokens N] [--batch N] [--embd N]
-//                                         RltfTrainer with a tiny GPT-2 and the real Python
+//                        [--samples N] [--problems N] [--tokens N] [--batch N] [--embd N] [--grpo 1]
+//                                         RltfTrainer (GrpoTrainer) with a tiny GPT-2 and the real Python
 //                                         executor; rank 0 writes OUT/params.bin and prints a
 //                                         RESULT line of timings
+//   rltf-dist-rank allreduce OUT MIB      Gloo all-reduce time of a MIB-MiB float32 gradient
+//                                         (bucketed by GradientAllReducer), median of 10
 //   rltf-dist-rank compare A B TOL        max |A − B| of two params.bin files, fails above TOL
 //
 // Common option: --timeout S (collective timeout, default 30).
@@ -38,6 +41,7 @@
 #include <rltf/tokenize/char.hpp>
 #include <rltf/torch/distributed.hpp>
 #include <rltf/torch/policy.hpp>
+#include <rltf/train/grpo_trainer.hpp>
 #include <rltf/train/rltf_trainer.hpp>
 
 namespace {
@@ -52,6 +56,8 @@ struct Args {
   long die_at = -1, hang_at = -1;
   std::size_t fault_rank = 1;
   std::size_t samples = 4, problems = 4, tokens = 24, batch = 8, embd = 32;
+  bool grpo = false;       // train: GrpoTrainer instead of RltfTrainer
+  bool plain_mean = false; // equality: average the ranks' gradients (the wrong normaliser, for run.sh)
 };
 
 Args parse(int argc, char** argv) {
@@ -84,6 +90,10 @@ Args parse(int argc, char** argv) {
       a.batch = std::stoul(v);
     else if (k == "--embd")
       a.embd = std::stoul(v);
+    else if (k == "--grpo")
+      a.grpo = v == "1";
+    else if (k == "--plain-mean")
+      a.plain_mean = v == "1";
     else
       throw rltf::invalid_argument("unknown option " + k);
   }
@@ -150,7 +160,7 @@ int equality(const Args& a) {
   rltf::Rng learn_rng = rltf::make_rng(5);
   for (std::size_t step = 0; step < a.steps; ++step) {
     policy.zero_grad();
-    if (dp.distributed()) {
+    if (dp.distributed() && !a.plain_mean) {
       double tokens = 0;
       for (const auto& r : mine) tokens += static_cast<double>(r.sample.tokens.size());
       dp.set_gradient_share(tokens / dp.summed({tokens})[0]);
@@ -179,6 +189,10 @@ std::vector<rltf::Problem> problems() {
   return out;
 }
 
+template <class Trainer>
+int run_trainer(const Args& a, Trainer& trainer, Policy& policy, rltf::ProcessGroup& group_ref,
+                const rltf::DataParallel& dp, const std::shared_ptr<rltf::GradientAllReducer>& reducer);
+
 int train(const Args& a) {
   const auto env = rltf::RankEnvironment::from_env();
   auto group = std::make_shared<rltf::ProcessGroup>(env, rltf::DistributedOptions{.timeout_s = a.timeout_s});
@@ -200,7 +214,22 @@ int train(const Args& a) {
   o.run.output_dir = a.out / "run";
   o.run.checkpoint_every = 2;
   o.run.progress = rltf::ProgressMode::lines;
+  if (a.grpo) {
+    rltf::GrpoOptions g{o.rollout, o.learner, o.run, {}};
+    g.rollout.greedy_baseline = false;
+    // The frozen reference: the same initial weights (a separate LibTorch module).
+    rltf::GrpoTrainer<Policy> trainer(policy, std::make_shared<Policy>(tiny_policy(a.embd)), executor,
+                                      rltf::RltfFeedback{}, problems(), g);
+    return run_trainer(a, trainer, policy, *group, dp, reducer);
+  }
   rltf::RltfTrainer<Policy> trainer(policy, executor, rltf::RltfFeedback{}, problems(), o);
+  return run_trainer(a, trainer, policy, *group, dp, reducer);
+}
+
+template <class Trainer>
+int run_trainer(const Args& a, Trainer& trainer, Policy& policy, rltf::ProcessGroup& group_ref,
+                const rltf::DataParallel& dp, const std::shared_ptr<rltf::GradientAllReducer>& reducer) {
+  rltf::ProcessGroup* group = &group_ref;
   trainer.set_data_parallel(dp);
   double rollout_s = 0, step_s = 0, learn_s = 0;
   std::uint64_t samples = 0;
@@ -243,6 +272,34 @@ int train(const Args& a) {
   return 0;
 }
 
+int allreduce(const Args& a) {
+  const auto env = rltf::RankEnvironment::from_env();
+  auto group = std::make_shared<rltf::ProcessGroup>(env, rltf::DistributedOptions{.timeout_s = a.timeout_s});
+  const auto n = static_cast<std::int64_t>(a.steps) * (1 << 20) / 4;
+  std::vector<torch::Tensor> params{torch::zeros({n}, torch::requires_grad())};
+  params[0].mutable_grad() = torch::ones({n});
+  rltf::GradientAllReducer reducer(group);
+  std::vector<double> times;
+  for (int i = 0; i < 11; ++i) {
+    group->barrier();
+    const auto t0 = std::chrono::steady_clock::now();
+    reducer(params);
+    const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (i > 0) times.push_back(t);
+  }
+  std::sort(times.begin(), times.end());
+  const double median = times[times.size() / 2];
+  if (group->rank() == 0)
+    std::cout << "RESULT "
+              << nlohmann::json{{"world_size", group->world_size()},
+                                {"mib", a.steps},
+                                {"median_s", median},
+                                {"algbw_gib_s", static_cast<double>(a.steps) / 1024.0 / median}}
+                     .dump()
+              << std::endl;
+  return 0;
+}
+
 int compare(int argc, char** argv) {
   if (argc < 5) throw rltf::invalid_argument("usage: rltf-dist-rank compare A B TOL");
   const auto x = read_floats(argv[2]), y = read_floats(argv[3]);
@@ -269,6 +326,7 @@ int main(int argc, char** argv) {
     const Args a = parse(argc, argv);
     if (a.mode == "equality") return equality(a);
     if (a.mode == "train") return train(a);
+    if (a.mode == "allreduce") return allreduce(a);
     throw rltf::invalid_argument("unknown mode '" + a.mode + "'");
   } catch (const std::exception& e) {
     std::cerr << "rltf-dist-rank: " << e.what() << std::endl;

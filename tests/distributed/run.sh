@@ -3,6 +3,9 @@
 #   equality  2 ranks × half the rollouts give the parameters of 1 rank on all of them
 #   die       rank 1 exits at step 3: rank 0 fails within the timeout, naming rank 1
 #   hang      rank 1 sleeps at step 3: rank 0 fails within the timeout, naming rank 1
+#   resume_grpo  the same with GrpoTrainer
+#   two_ranks PROGRAM as 2 ranks with the arguments after WORKDIR
+#   torchrun  equality, launched by torchrun --no-python (skipped without torchrun)
 #   resume    a 2-rank run stopped after 4 steps and continued to 6 equals one run of 6 steps
 # Ranks are started here with torchrun's variables (RANK, WORLD_SIZE, MASTER_ADDR=127.0.0.1,
 # MASTER_PORT = a free port), so the test needs no Python launcher; prints "PASS: ..." on success.
@@ -58,8 +61,24 @@ equality)
   wait_all "$work/w2"
   cat "$work/w1/rank-0.log"
   "$bin" compare "$work/w1/params.bin" "$work/w2/params.bin" 1e-4 || exit 1
-  # The check can fail: without the global token count (a plain mean of the ranks' gradients),
-  # 2 ranks would differ; the run above is the one with the normalisation.
+  # The check can fail: a plain mean of the ranks' gradients (each normalised by its own token
+  # count, not the global one) must not pass it.
+  launch 2 "$work/mean" equality "$work/mean" 6 --plain-mean 1
+  wait_all "$work/mean"
+  if "$bin" compare "$work/w1/params.bin" "$work/mean/params.bin" 1e-4; then
+    echo "FAIL: the check does not tell the global normaliser from a plain mean"
+    exit 1
+  fi
+  ;;
+torchrun)
+  # The same through torchrun (its elastic agent hosts the store: TORCHELASTIC_USE_AGENT_STORE).
+  command -v torchrun >/dev/null || { echo "SKIP: no torchrun"; exit 0; }
+  single "$work/w1" equality "$work/w1" 6
+  mkdir -p "$work/w2"
+  (cd "$work" && torchrun --no_python --nproc_per_node 2 --redirects 1 --tee 1 --master_addr 127.0.0.1 \
+    --master_port "$(free_port)" "$bin" equality "$work/w2" 6) >"$work/torchrun.log" 2>&1 ||
+    { tail -n 20 "$work/torchrun.log"; echo "FAIL: torchrun"; exit 1; }
+  "$bin" compare "$work/w1/params.bin" "$work/w2/params.bin" 1e-4 || exit 1
   ;;
 die | hang)
   fault=--die-at
@@ -80,12 +99,14 @@ die | hang)
   fi
   echo "PASS: rank 0 failed after ${elapsed} s in all (start-up and 2 steps included), naming rank 1"
   ;;
-resume)
-  launch 2 "$work/full" train "$work/full" 6
+resume | resume_grpo)
+  extra=()
+  [[ $scenario == resume_grpo ]] && extra=(--grpo 1)
+  launch 2 "$work/full" train "$work/full" 6 "${extra[@]}"
   wait_all "$work/full"
-  launch 2 "$work/cut" train "$work/cut" 4
+  launch 2 "$work/cut" train "$work/cut" 4 "${extra[@]}"
   wait_all "$work/cut"
-  launch 2 "$work/cut" train "$work/cut" 6
+  launch 2 "$work/cut" train "$work/cut" 6 "${extra[@]}"
   wait_all "$work/cut"
   grep -q '"resumed_from":4' "$work/cut/rank-0.log" || { echo "FAIL: the second run did not resume at step 4"; exit 1; }
   "$bin" compare "$work/full/params.bin" "$work/cut/params.bin" 0 || exit 1
@@ -100,13 +121,20 @@ for line in open(sys.argv[1]):
     exit 1
   fi
   # A different number of ranks is refused, with the reason.
-  if env -u RANK -u WORLD_SIZE -u MASTER_ADDR -u MASTER_PORT "$bin" train "$work/cut" 8 >"$work/one.log" 2>&1; then
+  if env -u RANK -u WORLD_SIZE -u MASTER_ADDR -u MASTER_PORT "$bin" train "$work/cut" 8 "${extra[@]}" >"$work/one.log" 2>&1; then
     echo "FAIL: a 2-rank checkpoint resumed on 1 rank"
     exit 1
   fi
   grep -q "made by 2 rank(s), this run has 1" "$work/one.log" || { cat "$work/one.log"; echo "FAIL: no reason given"; exit 1; }
   tail -n 1 "$work/one.log"
   echo "PASS: the resumed 2-rank run equals the uninterrupted one (parameters bit for bit, metrics)"
+  ;;
+two_ranks)
+  # Any program as 2 ranks: run.sh two_ranks PROGRAM WORKDIR ARGS... (rank 0's output is shown).
+  shift 3
+  launch 2 "$work" "$@"
+  wait_all "$work"
+  cat "$work/rank-0.log"
   ;;
 *)
   echo "run.sh: unknown scenario $scenario"

@@ -68,14 +68,15 @@ RLTF_OPTIONS_JSON(DistributedOptions, timeout_s, backend, bucket_bytes, heartbea
 struct RankEnvironment {
   std::size_t rank = 0;
   std::size_t world_size = 1;
-  std::size_t local_rank = 0;    ///< the rank on this node (which GPU, with NCCL)
-  std::string master_addr;       ///< the store's host
-  std::uint16_t master_port = 0; ///< the store's port
-  bool agent_store = false;      ///< torchrun's agent hosts the store (TORCHELASTIC_USE_AGENT_STORE=True)
+  std::size_t local_rank = 0;       ///< the rank on this node (which GPU, with NCCL)
+  std::size_t local_world_size = 1; ///< ranks on this node (LOCAL_WORLD_SIZE; they share its cores)
+  std::string master_addr;          ///< the store's host
+  std::uint16_t master_port = 0;    ///< the store's port
+  bool agent_store = false;         ///< torchrun's agent hosts the store (TORCHELASTIC_USE_AGENT_STORE=True)
 
   [[nodiscard]] bool distributed() const noexcept { return world_size > 1; }
 
-  /// Reads RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT and TORCHELASTIC_USE_AGENT_STORE.
+  /// Reads RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT and TORCHELASTIC_USE_AGENT_STORE.
   /// Without WORLD_SIZE (or with WORLD_SIZE=1): a single process. Throws rltf::invalid_argument
   /// naming the variable that is missing or malformed.
   [[nodiscard]] static RankEnvironment from_env() {
@@ -86,6 +87,8 @@ struct RankEnvironment {
     env.rank = number("RANK", required("RANK"), 0, env.world_size - 1);
     const char* local = std::getenv("LOCAL_RANK");
     env.local_rank = local != nullptr ? number("LOCAL_RANK", local, 0, 1U << 20U) : env.rank;
+    const char* local_world = std::getenv("LOCAL_WORLD_SIZE");
+    env.local_world_size = local_world != nullptr ? number("LOCAL_WORLD_SIZE", local_world, 1, 1U << 20U) : 1;
     if (env.world_size == 1) return env;
     env.master_addr = required("MASTER_ADDR");
     if (env.master_addr.empty()) throw invalid_argument("MASTER_ADDR is empty: set it to the rendezvous host");
