@@ -32,6 +32,8 @@
 #include <thread>
 #include <vector>
 
+#include <sys/resource.h>
+
 #include <nlohmann/json.hpp>
 
 #include <rltf/core/rng.hpp>
@@ -47,6 +49,7 @@
 namespace {
 
 using Policy = rltf::Gpt2Policy<rltf::CharTokenizer>;
+double cpu_seconds();
 
 struct Args {
   std::string mode;
@@ -251,6 +254,7 @@ int run_trainer(const Args& a, Trainer& trainer, Policy& policy, rltf::ProcessGr
     ++steps;
   });
   const double comm0 = group->communication_seconds();
+  const double cpu0 = cpu_seconds();
   const rltf::TrainSummary summary = trainer.train();
   if (dp.is_main()) {
     write_params(policy, a.out / "params.bin");
@@ -266,6 +270,7 @@ int run_trainer(const Args& a, Trainer& trainer, Policy& policy, rltf::ProcessGr
                      {"step_s_mean", steps > 0 ? step_s / static_cast<double>(steps) : 0.0},
                      {"grad_allreduce_s", grad_s},
                      {"collectives_s", group->communication_seconds() - comm0},
+                     {"rank0_cpu_s", cpu_seconds() - cpu0},
                      {"comm_share", step_s > 0 ? (group->communication_seconds() - comm0) / step_s : 0.0}};
     std::cout << "RESULT " << r.dump() << std::endl;
   }
@@ -298,6 +303,14 @@ int allreduce(const Args& a) {
                      .dump()
               << std::endl;
   return 0;
+}
+
+/// CPU seconds of this process (its LibTorch work; the executor's worker processes are apart).
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
 }
 
 int compare(int argc, char** argv) {
