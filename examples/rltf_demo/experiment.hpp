@@ -37,6 +37,7 @@
 #include "rltf/core/error.hpp"
 #include "rltf/exec/executor.hpp"
 #include "rltf/feedback/rltf_feedback.hpp"
+#include "rltf/train/data_parallel.hpp"
 #include "rltf/train/evaluate.hpp"
 #include "rltf/train/grpo_trainer.hpp"
 #include "rltf/train/options.hpp"
@@ -265,7 +266,8 @@ double demo_greedy_pass(P& policy, E& executor, std::span<const Problem> problem
 
 template <TrainablePolicy P, Executor E, class Trainer>
 void demo_run_trainer(Trainer& trainer, P& policy, E& executor, const Suite& suite, const ExperimentOptions& o,
-                      VariantResult& result) {
+                      VariantResult& result, const DataParallel& dp) {
+  if (dp.distributed()) trainer.set_data_parallel(dp);
   trainer.on_evaluate([&](P& p, std::size_t) {
     return nlohmann::json{{"heldout_greedy_pass", demo_greedy_pass(p, executor, suite.heldout, o)}};
   });
@@ -335,11 +337,12 @@ VariantResult run_sft(P& policy, E& executor, const Suite& suite, const Experime
 
 /// Runs one variant from the supervised policy `policy` (already loaded by the caller) and
 /// evaluates it. `make_reference` returns a separate copy of the supervised policy (GRPO's frozen
-/// reference). Metrics and checkpoints go to `dir`.
+/// reference). Metrics and checkpoints go to `dir`. `dp`: the RL trainers' data-parallel group
+/// (docs/distributed.md; `dir` must then be the same folder on every rank).
 template <TrainablePolicy P, Executor E>
 VariantResult run_variant(P& policy, const std::function<std::shared_ptr<P>()>& make_reference, E& executor,
                           const Suite& suite, Variant variant, const ExperimentOptions& o,
-                          const std::filesystem::path& dir) {
+                          const std::filesystem::path& dir, const DataParallel& dp = {}) {
   const auto t0 = std::chrono::steady_clock::now();
   VariantResult r;
   r.variant = variant;
@@ -377,17 +380,17 @@ VariantResult run_variant(P& policy, const std::function<std::shared_ptr<P>()>& 
   }
   case Variant::coarse: {
     RltfTrainer trainer{policy, executor, Coarse{}, suite.rl, rltf, sl};
-    detail::demo_run_trainer(trainer, policy, executor, suite, o, r);
+    detail::demo_run_trainer(trainer, policy, executor, suite, o, r, dp);
     break;
   }
   case Variant::coarse_fine: {
     RltfTrainer trainer{policy, executor, sum(Coarse{}, FineGrained{}), suite.rl, rltf, sl};
-    detail::demo_run_trainer(trainer, policy, executor, suite, o, r);
+    detail::demo_run_trainer(trainer, policy, executor, suite, o, r, dp);
     break;
   }
   case Variant::coarse_fine_adaptive: {
     RltfTrainer trainer{policy, executor, RltfFeedback{}, suite.rl, rltf, sl};
-    detail::demo_run_trainer(trainer, policy, executor, suite, o, r);
+    detail::demo_run_trainer(trainer, policy, executor, suite, o, r, dp);
     break;
   }
   case Variant::grpo: {
@@ -397,7 +400,7 @@ VariantResult run_variant(P& policy, const std::function<std::shared_ptr<P>()>& 
     grpo.learner.buffer.capacity = o.rollout.problems_per_round * o.rollout.sampling.num_samples;
     grpo.learner.buffer.refresh_every = o.rollout.round_every;
     GrpoTrainer trainer{policy, make_reference(), executor, RltfFeedback{}, suite.rl, grpo};
-    detail::demo_run_trainer(trainer, policy, executor, suite, o, r);
+    detail::demo_run_trainer(trainer, policy, executor, suite, o, r, dp);
     break;
   }
   }

@@ -27,6 +27,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -142,9 +143,31 @@ std::pair<double, double> first_last(const std::vector<std::pair<double, double>
   return {a / static_cast<double>(n), b / static_cast<double>(n)};
 }
 
+#ifdef RLTF_DEMO_TORCH
+/// The data-parallel group under torchrun with WORLD_SIZE > 1 (docs/distributed.md), else empty.
+std::shared_ptr<rltf::ProcessGroup> demo_group;
+#endif
+
+/// Under torchrun with several ranks every rank runs the whole demo (the supervised model, the
+/// control and the oracle are computed alike on every rank, each rank writing them under
+/// --out/rank-R for R > 0); the RL run is data-parallel, its metrics and checkpoints in the
+/// shared --out/<variant>.
 template <class P>
-int run(const std::function<P()>& make_policy, const std::string& model, const Args& args) {
+int run(const std::function<P()>& make_policy, const std::string& model, const Args& shared_args) {
   const auto t0 = std::chrono::steady_clock::now();
+  Args args = shared_args;
+  std::size_t rank = 0;
+  std::size_t local_ranks = 1;
+#ifdef RLTF_DEMO_TORCH
+  if (demo_group) {
+    rank = demo_group->rank();
+    local_ranks = demo_group->environment().local_world_size;
+    if (rank > 0) args.out = shared_args.out / ("rank-" + std::to_string(rank));
+    // The ranks of a node share its cores.
+    if (args.run.workers == 0)
+      args.run.workers = std::max<std::size_t>(1, std::max(1U, std::thread::hardware_concurrency()) / local_ranks);
+  }
+#endif
   const auto o = experiment_options(args);
   const auto suite = rltf::demo::make_suite(o.suite);
   std::filesystem::create_directories(args.out);
@@ -233,6 +256,15 @@ int run(const std::function<P()>& make_policy, const std::string& model, const A
               << std::endl;
   };
   P rl_policy = make_policy();
+  rltf::DataParallel dp;
+  std::function<void()> broadcast = [] {};
+#ifdef RLTF_DEMO_TORCH
+  if constexpr (requires { rltf::make_data_parallel(demo_group, rl_policy); })
+    if (demo_group) {
+      dp = rltf::make_data_parallel(demo_group, rl_policy);
+      broadcast = [&] { rltf::broadcast_parameters(*demo_group, rl_policy.parameters()); };
+    }
+#endif
   std::function<std::shared_ptr<P>()> make_reference = [&] {
     auto p = std::make_shared<P>(make_policy());
     p->load_checkpoint(sft_dir / "policy");
@@ -240,10 +272,14 @@ int run(const std::function<P()>& make_policy, const std::string& model, const A
   };
   auto from_sft = [&](rltf::demo::Variant v) {
     return finished(v, [&] {
-      const auto dir = args.out / std::string(id(v));
+      // An RL run of several ranks shares one folder; the control is every rank's own.
+      const bool shared = dp.distributed() && v != rltf::demo::Variant::sft_continued;
+      const auto dir = (shared ? shared_args.out : args.out) / std::string(id(v));
       return rltf_demo::run_or_restart(dir, [&] {
         rl_policy.load_checkpoint(sft_dir / "policy");
-        return rltf::demo::run_variant(rl_policy, make_reference, executor, suite, v, o, dir);
+        if (shared) broadcast(); // every rank starts from rank 0's supervised weights
+        return rltf::demo::run_variant(rl_policy, make_reference, executor, suite, v, o, dir,
+                                       shared ? dp : rltf::DataParallel{});
       });
     });
   };
@@ -331,6 +367,20 @@ int main(int argc, char** argv) {
   rltf_demo::prepare_numerics(argv);
   try {
     const Args args = parse(argc, argv);
+    // torchrun with several processes (docs/distributed.md): the RL run is data-parallel.
+    if (const char* world = std::getenv("WORLD_SIZE"); world != nullptr && std::string(world) != "1") {
+#ifdef RLTF_DEMO_TORCH
+      if (args.run.model.policy != "torch")
+        throw rltf::invalid_argument("WORLD_SIZE=" + std::string(world) +
+                                     ": data-parallel training needs --policy torch (the Eigen policy has no "
+                                     "gradient all-reduce)");
+      demo_group = std::make_shared<rltf::ProcessGroup>(rltf::RankEnvironment::from_env(),
+                                                        rltf::DistributedOptions{.timeout_s = 3600});
+#else
+      throw rltf::invalid_argument("WORLD_SIZE=" + std::string(world) +
+                                   ": data-parallel training needs LibTorch (this rltf-demo was built without it)");
+#endif
+    }
     const auto suite = rltf::demo::make_suite(experiment_options(args).suite);
     const auto tokenizer = rltf_demo::make_tokenizer(suite);
     return rltf_demo::with_policy(args.run.model, tokenizer, args.seed,

@@ -30,6 +30,7 @@
 #include <rltf_programs/options.hpp>
 
 #ifdef RLTF_DEMO_TORCH
+#include <rltf/torch/distributed.hpp>
 #include <rltf/torch/policy.hpp>
 #endif
 

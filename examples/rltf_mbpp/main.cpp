@@ -11,6 +11,12 @@
 //             [--problems-per-round N] [--num-samples N] [--batch-size N] [--max-new-tokens N]
 //             [--eval-problems N] [--no-tests-in-prompt] [--device cpu|cuda[:i]] [--seed N]
 //             [--checkpoint-every N] [--progress auto|bar|lines|off] [--config FILE]
+//             [--dist-timeout S]
+//
+// Data-parallel (docs/distributed.md): `torchrun --no-python --nproc-per-node N rltf-mbpp ...`;
+// each rank samples and executes its share of every round's tasks with its own executor (the
+// node's cores divided among its ranks), gradients are all-reduced, the validation tasks are
+// split over the ranks, and rank 0 writes the output folder (which every rank must see).
 //
 // <out>/config.json records every option's effective value (--config reads it back).
 //
@@ -27,6 +33,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -37,6 +44,7 @@
 #include <rltf/exec/python_executor.hpp>
 #include <rltf/feedback/rltf_feedback.hpp>
 #include <rltf/tokenize/gpt2.hpp>
+#include <rltf/torch/distributed.hpp>
 #include <rltf/torch/policy.hpp>
 #include <rltf/train/evaluate.hpp>
 #include <rltf/train/rltf_trainer.hpp>
@@ -60,6 +68,7 @@ struct Args {
   std::size_t steps = 1000, problems_per_round = 8, num_samples = 20, batch_size = 32, max_new_tokens = 512;
   std::size_t eval_problems = 90, checkpoint_every = 50;
   float lr = 2e-6F;
+  double dist_timeout = 1800.0;
   bool no_tests_in_prompt = false;
   std::string device = "cpu";
   std::uint64_t seed = 0;
@@ -83,6 +92,19 @@ void define(rltf::programs::Cli& cli, Args& a) {
   cli.seed(a.seed);
   cli.count("--checkpoint-every", a.checkpoint_every, "checkpoint every N steps (0: never)");
   cli.progress(a.progress);
+  cli.positive("--dist-timeout", a.dist_timeout, "data-parallel runs: seconds a rank waits for the others", 86400.0);
+}
+
+/// Greedy pass@1 on `tasks`, each rank evaluating tasks i % W (summed over the ranks).
+template <class P, class E>
+double split_greedy_pass(P& policy, E& executor, const std::vector<rltf::Problem>& tasks, const rltf::EvalOptions& eval,
+                         const rltf::DataParallel& dp) {
+  std::vector<rltf::Problem> mine;
+  for (std::size_t i = 0; i < tasks.size(); ++i)
+    if (dp.owns(i)) mine.push_back(tasks[i]);
+  const double passed =
+      mine.empty() ? 0.0 : rltf::evaluate(policy, executor, mine, eval).greedy_pass * static_cast<double>(mine.size());
+  return dp.summed({passed})[0] / static_cast<double>(tasks.size());
 }
 
 /// MBPP task number of "mbpp/N".
@@ -97,8 +119,13 @@ int main(int argc, char** argv) {
   define(cli, args);
   if (const auto status = cli.parse_or_exit(argc, argv)) return *status;
   try {
-    cli.write_config(args.out);
-    const torch::Device device(args.device);
+    const auto env = rltf::RankEnvironment::from_env();
+    auto group = std::make_shared<rltf::ProcessGroup>(env, rltf::DistributedOptions{.timeout_s = args.dist_timeout});
+    const bool main_rank = env.rank == 0;
+    if (main_rank) cli.write_config(args.out);
+    // One GPU per rank of a node: cuda means cuda:LOCAL_RANK.
+    const torch::Device device(env.distributed() && args.device == "cuda" ? "cuda:" + std::to_string(env.local_rank)
+                                                                          : args.device);
     rltf::TorchBackend::set_default_device(device);
     rltf::Gpt2Tokenizer tokenizer =
         rltf::Gpt2Tokenizer::from_directory(args.tokenizer.empty() ? args.model : args.tokenizer);
@@ -119,12 +146,17 @@ int main(int argc, char** argv) {
       (is_train ? train : validation).push_back(p);
     }
     if (validation.size() > args.eval_problems) validation.resize(args.eval_problems);
-    std::cout << "rltf-mbpp: " << train.size() << " training tasks (601-974), " << validation.size()
-              << " validation tasks (511-600); " << skipped << " skipped: prompt + " << args.max_new_tokens
-              << " new tokens exceed the model's " << n_positions << " positions\n";
+    if (main_rank)
+      std::cout << "rltf-mbpp: " << train.size() << " training tasks (601-974), " << validation.size()
+                << " validation tasks (511-600); " << skipped << " skipped: prompt + " << args.max_new_tokens
+                << " new tokens exceed the model's " << n_positions << " positions\n";
     if (train.empty()) throw rltf::invalid_argument("no training task fits; lower --max-new-tokens");
 
-    rltf::PythonExecutor executor;
+    // The ranks of a node share its cores.
+    const std::size_t cores = std::max(1U, std::thread::hardware_concurrency());
+    rltf::PythonExecutor executor(
+        rltf::PythonExecutorOptions{.workers = std::max<std::size_t>(1, cores / env.local_world_size)});
+    const rltf::DataParallel dp = rltf::make_data_parallel(group, policy);
     const rltf::SamplingConfig sampling{.max_new_tokens = args.max_new_tokens,
                                         .temperature = 1.0F,
                                         .top_p = 0.95F,
@@ -133,8 +165,8 @@ int main(int argc, char** argv) {
     const rltf::EvalOptions eval{.num_samples = 0, .sampling = sampling, .greedy = true, .k = {}, .seed = args.seed};
     double before = -1.0, after = -1.0;
     if (!validation.empty()) {
-      before = rltf::evaluate(policy, executor, validation, eval).greedy_pass;
-      std::cout << "validation greedy pass@1 before: " << before << std::endl;
+      before = split_greedy_pass(policy, executor, validation, eval, dp);
+      if (main_rank) std::cout << "validation greedy pass@1 before: " << before << std::endl;
     }
 
     rltf::RltfOptions options{
@@ -154,24 +186,28 @@ int main(int argc, char** argv) {
       });
       if (!q.solutions.empty()) supervised.push_back(std::move(q));
     }
-    std::cout << supervised.size() << " reference programs fit the context for the supervised term\n";
+    if (main_rank) std::cout << supervised.size() << " reference programs fit the context for the supervised term\n";
     if (supervised.empty()) options.loss.sl_coef = 0.0F;
     rltf::Rltf<Policy> trainer{policy, executor, rltf::RltfFeedback{}, train, options, supervised};
+    trainer.set_data_parallel(dp);
     const auto summary = trainer.train();
-    std::cout << "trained " << summary.steps << " steps (" << summary.samples << " samples, resumed from step "
-              << summary.resumed_from << ") in " << summary.seconds << " s; last round: reward "
-              << summary.last.reward_mean << ", pass rate " << summary.last.pass_rate << "\n";
+    if (main_rank)
+      std::cout << "trained " << summary.steps << " steps (" << summary.samples << " samples, resumed from step "
+                << summary.resumed_from << ") in " << summary.seconds << " s; last round: reward "
+                << summary.last.reward_mean << ", pass rate " << summary.last.pass_rate << "\n";
 
     if (!validation.empty()) {
-      after = rltf::evaluate(policy, executor, validation, eval).greedy_pass;
-      std::cout << "validation greedy pass@1 after: " << after << "\n";
+      after = split_greedy_pass(policy, executor, validation, eval, dp);
+      if (main_rank) std::cout << "validation greedy pass@1 after: " << after << "\n";
     }
+    if (!main_rank) return 0;
     std::filesystem::create_directories(args.out / "final");
     policy.save(args.out / "final");
     const nlohmann::json summary_json{{"model", args.model.string()},
                                       {"train_tasks", train.size()},
                                       {"validation_tasks", validation.size()},
                                       {"skipped", skipped},
+                                      {"ranks", env.world_size},
                                       {"steps", summary.steps},
                                       {"samples", summary.samples},
                                       {"validation_greedy_pass_before", before},

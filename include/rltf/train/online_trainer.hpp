@@ -17,6 +17,12 @@
 /// and produces the same metrics, bit for bit, as a run that was never interrupted. Everything
 /// random is drawn from one rltf::Rng whose state is checkpointed; the executor's parallelism
 /// does not affect results (run_all returns results in submission order).
+///
+/// Data-parallel training (docs/distributed.md): set_data_parallel(dp) before train() splits each
+/// round's problems over the ranks (position i to rank i % W), each rank sampling, executing and
+/// grouping its own problems with its own executor and drawing its share of the learner batch
+/// from its own buffer; the loss is normalised by the global count; rank 0 writes metrics and the
+/// shared part of checkpoints, every rank its own part (rank-R/: RNG, buffer, objective state).
 
 #include <algorithm>
 #include <chrono>
@@ -37,6 +43,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "rltf/algo/policy_gradient.hpp"
 #include "rltf/buffer/buffer.hpp"
 #include "rltf/buffer/online_buffer.hpp"
 #include "rltf/core/error.hpp"
@@ -49,6 +56,7 @@
 #include "rltf/feedback/feedback.hpp"
 #include "rltf/tokenize/tokenizer.hpp"
 #include "rltf/train/checkpoint.hpp"
+#include "rltf/train/data_parallel.hpp"
 #include "rltf/train/detail/config.hpp"
 #include "rltf/train/diagnostics.hpp"
 #include "rltf/train/metrics.hpp"
@@ -166,15 +174,38 @@ public:
   /// Where progress goes (default std::cerr).
   void set_progress_stream(std::ostream& out) { progress_out_ = &out; }
 
+  /// Makes this trainer one rank of a data-parallel run (see the file comment and
+  /// rltf/train/data_parallel.hpp); call it before train(), on every rank with the same options
+  /// and problems. The policy's gradients must be all-reduced by its step() (rltf::make_data_parallel
+  /// sets that up for LibTorch policies). Throws rltf::invalid_argument when a rank would get no
+  /// problem or no sample of a batch (problems_per_round and batch_size must be ≥ world_size).
+  void set_data_parallel(DataParallel dp) {
+    if (started_) throw invalid_argument("OnlineTrainer::set_data_parallel: call it before train()");
+    if (dp.world_size == 0 || dp.rank >= dp.world_size)
+      throw invalid_argument("OnlineTrainer::set_data_parallel: rank " + std::to_string(dp.rank) +
+                             " is not in [0, world_size = " + std::to_string(dp.world_size) + ")");
+    if (rollout_.problems_per_round < dp.world_size)
+      throw invalid_argument("OnlineTrainer::set_data_parallel: problems_per_round (" +
+                             std::to_string(rollout_.problems_per_round) + ") must be ≥ the number of ranks (" +
+                             std::to_string(dp.world_size) + "): every rank owns whole problems");
+    if (learner_.batch_size < dp.world_size)
+      throw invalid_argument("OnlineTrainer::set_data_parallel: batch_size (" + std::to_string(learner_.batch_size) +
+                             ") must be ≥ the number of ranks (" + std::to_string(dp.world_size) +
+                             "): it is the global batch, dealt over the ranks");
+    dp_ = std::move(dp);
+  }
+  /// The data-parallel group (a single process unless set_data_parallel was called).
+  [[nodiscard]] const DataParallel& data_parallel() const noexcept { return dp_; }
+
   /// Runs (or resumes) training up to `learner.steps` optimiser steps.
   TrainSummary train() {
     const auto t0 = clock::now();
     TrainSummary summary;
     start();
     summary.resumed_from = step_;
-    ProgressDisplay progress(run_.progress, *progress_out_, run_.log_every);
+    ProgressDisplay progress(dp_.is_main() ? run_.progress : ProgressMode::off, *progress_out_, run_.log_every);
     if (summary.resumed_from > 0) progress.message("resumed from step " + std::to_string(step_));
-    if (step_ == 0 && evaluate_ && run_.eval_every > 0) {
+    if (step_ == 0 && evaluate_ && run_.eval_every > 0 && dp_.is_main()) {
       const nlohmann::json eval = evaluate_(*policy_, 0);
       metrics_.append(nlohmann::json{{"step", 0}, {"eval", eval}});
       progress.message("step 0 eval " + eval.dump());
@@ -185,17 +216,26 @@ public:
       m.total_steps = learner_.steps;
       if (step_ % rollout_.round_every == 0) rollout_round(m);
       // Dynamic sampling may drop every group of a round: sample more before learning.
-      for (int extra = 0; buffer_.size() == 0 && rollout_.drop_zero_advantage_groups && extra < 16; ++extra)
+      // (A collective decision: every rank needs samples of its own.)
+      for (int extra = 0; any_rank_empty() && rollout_.drop_zero_advantage_groups && extra < 16; ++extra)
         rollout_round(m);
-      if (buffer_.size() == 0)
+      if (any_rank_empty())
         throw invalid_argument(rollout_.drop_zero_advantage_groups
                                    ? "OnlineTrainer: every group of 17 rollout rounds had zero advantage and was "
                                      "dropped (rollout.drop_zero_advantage_groups); the buffer is empty"
                                    : "OnlineTrainer: the buffer is empty after a rollout round");
       const auto tl = clock::now();
       policy_->zero_grad();
-      const std::vector<Rollout> batch = buffer_.sample(learner_.batch_size, rng_);
-      const LossReport report = objective_.learn(*policy_, batch, step_, rng_);
+      const std::vector<Rollout> batch = buffer_.sample(dp_.share(learner_.batch_size), local_rng());
+      // This rank's share of the global loss normaliser (1 for a single process).
+      double share = 1.0;
+      if (dp_.distributed()) {
+        const double local = loss_normaliser(batch);
+        const std::vector<double> total = dp_.summed({local});
+        share = total[0] > 0.0 ? local / total[0] : 1.0 / static_cast<double>(dp_.world_size);
+        if (dp_.set_gradient_share) dp_.set_gradient_share(share);
+      }
+      const LossReport report = objective_.learn(*policy_, batch, step_, local_rng());
       OptimizerOptions opt = learner_.optimizer;
       if (step_ < learner_.warmup_steps)
         opt.lr *= static_cast<float>(step_ + 1) / static_cast<float>(learner_.warmup_steps);
@@ -207,11 +247,13 @@ public:
       if (generator_ && step_ % learner_.sync_every == 0) *generator_ = *policy_;
       m.step = step_;
       m.loss = report.loss;
+      if (dp_.distributed()) m.loss = static_cast<float>(dp_.summed({share * report.loss})[0]);
       m.loss_parts = report.parts;
       m.rounds = rounds_;
       m.samples_total = samples_total_;
       m.buffer_size = buffer_.size();
-      if (evaluate_ && run_.eval_every > 0 && step_ % run_.eval_every == 0) m.eval = evaluate_(*policy_, step_);
+      if (evaluate_ && run_.eval_every > 0 && step_ % run_.eval_every == 0 && dp_.is_main())
+        m.eval = evaluate_(*policy_, step_);
       m.step_s = seconds(ts);
       m.elapsed_s = seconds(t0);
       metrics_.append(m.to_json());
@@ -235,6 +277,10 @@ public:
     if constexpr (checkpointable_buffer) {
       if (run_.output_dir.empty()) throw invalid_argument("OnlineTrainer::save_checkpoint: no output_dir");
       const auto root = run_.output_dir / "checkpoints";
+      if (dp_.distributed()) {
+        save_distributed_checkpoint(root);
+        return;
+      }
       const auto tmp = checkpoint::begin(root, step_);
       std::filesystem::create_directories(tmp / "policy");
       policy_->save_checkpoint(tmp / "policy");
@@ -301,20 +347,36 @@ private:
     const auto metrics_path = run_.output_dir / "metrics.jsonl";
     std::optional<std::filesystem::path> latest;
     if (run_.resume && checkpoint_every_enabled()) latest = checkpoint::latest(root);
+    if (dp_.distributed()) {
+      // Every rank must see the same checkpoint (a folder shared by the ranks) before rank 0
+      // removes anything.
+      const double found = dp_.summed({latest ? 1.0 : 0.0})[0];
+      if (found != 0.0 && found != static_cast<double>(dp_.world_size))
+        throw invalid_argument("OnlineTrainer: rank " + std::to_string(dp_.rank) + (latest ? " found" : " found no") +
+                               " checkpoint under " + root.string() + " but " +
+                               std::to_string(latest ? dp_.world_size - static_cast<std::size_t>(found)
+                                                     : static_cast<std::size_t>(found)) +
+                               " rank(s) did" + (latest ? " not" : "") +
+                               ": the output folder must be one folder shared by every rank");
+    }
     if (latest) {
       load_checkpoint(*latest);
-      metrics_.open(metrics_path, metrics_bytes_at_load_);
+      if (dp_.is_main()) metrics_.open(metrics_path, metrics_bytes_at_load_);
     } else {
       reset();
-      std::filesystem::remove_all(root);
-      metrics_.open(metrics_path, 0);
+      if (dp_.is_main()) {
+        std::filesystem::remove_all(root);
+        metrics_.open(metrics_path, 0);
+      }
     }
+    dp_.wait_all();
   }
 
   [[nodiscard]] bool checkpoint_every_enabled() const noexcept { return run_.checkpoint_every > 0; }
 
   void reset() {
     rng_ = make_rng(run_.seed);
+    local_rng_ = make_rng(run_.seed ^ (0x9E3779B97F4A7C15ULL * (static_cast<std::uint64_t>(dp_.rank) + 1)));
     step_ = 0;
     rounds_ = 0;
     samples_total_ = 0;
@@ -346,6 +408,7 @@ private:
                           {"cursor", cursor_},
                           {"metrics_bytes", metrics_.bytes()},
                           {"seed", run_.seed},
+                          {"world_size", dp_.world_size},
                           {"problems", problems_fingerprint()},
                           {"config", configuration()}};
   }
@@ -374,6 +437,15 @@ private:
             throw checkpoint_mismatch(file, 0, "config." + d->path,
                                       "the checkpoint was made with " + d->was + ", this run has " + d->now +
                                           " (a run resumes only with the options it was made with)");
+        const auto world = j.value("world_size", std::size_t{1});
+        if (world != dp_.world_size)
+          throw checkpoint_mismatch(file, 0, "world_size",
+                                    "the checkpoint was made by " + std::to_string(world) + " rank(s), this run has " +
+                                        std::to_string(dp_.world_size) +
+                                        ": each rank's buffer, RNG and baselines (rank-R/) belong to one rank of that "
+                                        "run, so it resumes only with " +
+                                        std::to_string(world) + " rank(s) (torchrun --nproc-per-node " +
+                                        std::to_string(world) + ")");
         const auto step = j.at("step").get<std::size_t>();
         if (step > learner_.steps)
           throw checkpoint_mismatch(file, 0, "step",
@@ -398,13 +470,30 @@ private:
       }
       policy_->load_checkpoint(dir / "policy");
       if (generator_) generator_->load_checkpoint(dir / "generator");
-      const std::string cbor = checkpoint::read_file(dir / "buffer.cbor");
-      try {
-        buffer_.load_state(nlohmann::json::from_cbor(cbor), (dir / "buffer.cbor").string());
-      } catch (const nlohmann::json::exception& e) {
-        throw parse_error((dir / "buffer.cbor").string(), 0, "", e.what());
+      // A data-parallel checkpoint keeps each rank's buffer, RNG and objective state in rank-R/.
+      const auto own = dp_.distributed() ? dir / rank_folder() : dir;
+      nlohmann::json objective_state = j.at("objective");
+      if (dp_.distributed()) {
+        const std::string local_file = (own / "state.json").string();
+        try {
+          const nlohmann::json local = nlohmann::json::parse(checkpoint::read_file(own / "state.json"));
+          std::istringstream rng(local.at("rng").get<std::string>());
+          Rng restored;
+          rng >> restored;
+          if (!rng) throw parse_error(local_file, 0, "rng", "malformed RNG state");
+          local_rng_ = restored;
+          objective_state = local.at("objective");
+        } catch (const nlohmann::json::exception& e) {
+          throw parse_error(local_file, 0, "", e.what());
+        }
       }
-      objective_.load(dir / "objective", j.at("objective"));
+      const std::string cbor = checkpoint::read_file(own / "buffer.cbor");
+      try {
+        buffer_.load_state(nlohmann::json::from_cbor(cbor), (own / "buffer.cbor").string());
+      } catch (const nlohmann::json::exception& e) {
+        throw parse_error((own / "buffer.cbor").string(), 0, "", e.what());
+      }
+      objective_.load(own / "objective", objective_state);
     }
   }
 
@@ -424,6 +513,13 @@ private:
     const auto t0 = clock::now();
     std::vector<std::size_t> chosen;
     for (std::size_t i = 0; i < rollout_.problems_per_round; ++i) chosen.push_back(next_problem());
+    // Every rank draws the same order (rng_ only shuffles problems) and keeps its positions.
+    if (dp_.distributed()) {
+      std::vector<std::size_t> mine;
+      for (std::size_t i = 0; i < chosen.size(); ++i)
+        if (dp_.owns(i)) mine.push_back(chosen[i]);
+      chosen = std::move(mine);
+    }
     std::vector<std::string> prompts;
     prompts.reserve(chosen.size());
     for (auto i : chosen) prompts.push_back(problems_[i].prompt);
@@ -432,7 +528,7 @@ private:
     // of sync_every.
     const std::uint64_t version = generator_ ? step_ / learner_.sync_every * learner_.sync_every : step_;
     const std::size_t n = rollout_.sampling.num_samples;
-    std::vector<Sample> samples = gen.generate(prompts, rollout_.sampling, rng_);
+    std::vector<Sample> samples = gen.generate(prompts, rollout_.sampling, local_rng());
     if (samples.size() != chosen.size() * n)
       throw invalid_argument("OnlineTrainer: the policy returned " + std::to_string(samples.size()) + " samples for " +
                              std::to_string(chosen.size()) + " prompts × " + std::to_string(n));
@@ -441,7 +537,7 @@ private:
       SamplingConfig g = rollout_.sampling;
       g.greedy = true;
       g.num_samples = 1;
-      greedy = gen.generate(prompts, g, rng_);
+      greedy = gen.generate(prompts, g, local_rng());
       if (greedy.size() != chosen.size())
         throw invalid_argument("OnlineTrainer: the policy returned a wrong number of greedy decodes");
     }
@@ -497,13 +593,26 @@ private:
       passed += r.outcome == Outcome::pass;
       ++m.outcomes[static_cast<std::size_t>(r.outcome)];
     }
-    m.reward_mean = static_cast<float>(reward_sum / static_cast<double>(rollouts.size()));
-    m.pass_rate = static_cast<float>(static_cast<double>(passed) / static_cast<double>(rollouts.size()));
-    if (!greedy_rollouts.empty()) {
-      std::size_t gp = 0;
-      for (const auto& r : greedy_rollouts) gp += r.outcome == Outcome::pass;
-      m.greedy_pass_rate = static_cast<float>(static_cast<double>(gp) / static_cast<double>(greedy_rollouts.size()));
+    std::size_t gp = 0;
+    for (const auto& r : greedy_rollouts) gp += r.outcome == Outcome::pass;
+    double count = static_cast<double>(rollouts.size()), greedy_count = static_cast<double>(greedy_rollouts.size());
+    double pass_count = static_cast<double>(passed), greedy_pass = static_cast<double>(gp);
+    if (dp_.distributed()) {
+      // The round's statistics over every rank's share.
+      std::vector<double> v{count, reward_sum, pass_count, greedy_count, greedy_pass};
+      for (auto c : m.outcomes) v.push_back(static_cast<double>(c));
+      dp_.sum(std::span<double>(v));
+      count = v[0];
+      reward_sum = v[1];
+      pass_count = v[2];
+      greedy_count = v[3];
+      greedy_pass = v[4];
+      for (std::size_t i = 0; i < m.outcomes.size(); ++i) m.outcomes[i] = static_cast<std::size_t>(v[5 + i]);
+      m.samples = static_cast<std::size_t>(count);
     }
+    m.reward_mean = static_cast<float>(reward_sum / count);
+    m.pass_rate = static_cast<float>(pass_count / count);
+    if (greedy_count > 0.0) m.greedy_pass_rate = static_cast<float>(greedy_pass / greedy_count);
     for (std::size_t i = 0; i < chosen.size(); ++i) {
       std::span<Rollout> group(rollouts.data() + i * n, n);
       const Rollout* g = greedy_rollouts.empty() ? nullptr : &greedy_rollouts[i];
@@ -522,6 +631,8 @@ private:
         kept.insert(kept.end(), group.begin(), group.end());
       }
       rollouts = std::move(kept);
+      if (dp_.distributed())
+        m.groups_dropped = static_cast<std::size_t>(dp_.summed({static_cast<double>(m.groups_dropped)})[0]);
     }
     objective_.prepare(*policy_, std::span<Rollout>(rollouts));
     buffer_.push(std::span<const Rollout>(rollouts));
@@ -529,7 +640,73 @@ private:
     ++rounds_;
     samples_total_ += m.samples;
     const double secs = seconds(t0);
-    m.samples_per_s = secs > 0.0 ? static_cast<double>(m.samples + greedy_rollouts.size()) / secs : 0.0;
+    m.samples_per_s = secs > 0.0 ? (static_cast<double>(m.samples) + greedy_count) / secs : 0.0;
+  }
+
+  /// The RNG of what each rank draws for itself (sampling, batches, the objective): the trainer's
+  /// own for a single process; a per-rank stream, seeded from the seed and the rank, otherwise.
+  Rng& local_rng() noexcept { return dp_.distributed() ? local_rng_ : rng_; }
+
+  /// "rank-R", the folder of this rank's part of a data-parallel checkpoint.
+  [[nodiscard]] std::string rank_folder() const { return "rank-" + std::to_string(dp_.rank); }
+
+  /// Whether some rank's buffer is empty (a decision every rank takes together).
+  [[nodiscard]] bool any_rank_empty() const {
+    if (!dp_.distributed()) return buffer_.size() == 0;
+    return dp_.summed({buffer_.size() == 0 ? 1.0 : 0.0})[0] > 0.0;
+  }
+
+  /// What the objective's loss divides by on `batch`: its completion tokens for a token-mean
+  /// reduction, its samples for the per-sequence ones (or an objective without a known reduction).
+  [[nodiscard]] double loss_normaliser(std::span<const Rollout> batch) const {
+    bool per_token = false;
+    if constexpr (requires(const Objective& o) {
+                    { o.options().reduction } -> std::convertible_to<algo::Reduction>;
+                  })
+      per_token = objective_.options().reduction == algo::Reduction::token_mean;
+    else if constexpr (requires(const Objective& o) {
+                         { o.options().loss.reduction } -> std::convertible_to<algo::Reduction>;
+                       })
+      per_token = objective_.options().loss.reduction == algo::Reduction::token_mean;
+    if (!per_token) return static_cast<double>(batch.size());
+    double tokens = 0.0;
+    for (const auto& r : batch) tokens += static_cast<double>(r.sample.tokens.size());
+    return tokens;
+  }
+
+  /// A checkpoint of a data-parallel run: rank 0 begins it and writes the shared part (policy,
+  /// trainer.json), every rank writes rank-R/ (its RNG, buffer and objective state), rank 0
+  /// commits it once all have written.
+  void save_distributed_checkpoint(const std::filesystem::path& root) {
+    if constexpr (checkpointable_buffer) {
+      const auto tmp = root / (checkpoint::name(step_) + ".tmp");
+      if (dp_.is_main()) (void)checkpoint::begin(root, step_);
+      dp_.wait_all();
+      const auto own = tmp / rank_folder();
+      std::filesystem::create_directories(own / "objective");
+      std::ostringstream rng;
+      rng << local_rng_;
+      nlohmann::json local{{"rank", dp_.rank}, {"rng", rng.str()}};
+      local["objective"] = objective_.save(own / "objective");
+      const auto cbor = nlohmann::json::to_cbor(buffer_.state());
+      checkpoint::write_file_atomic(own / "buffer.cbor",
+                                    std::string_view(reinterpret_cast<const char*>(cbor.data()), cbor.size()));
+      checkpoint::write_file_atomic(own / "state.json", local.dump(1));
+      if (dp_.is_main()) {
+        std::filesystem::create_directories(tmp / "policy");
+        policy_->save_checkpoint(tmp / "policy");
+        if (generator_) {
+          std::filesystem::create_directories(tmp / "generator");
+          generator_->save_checkpoint(tmp / "generator");
+        }
+        nlohmann::json state = trainer_state();
+        state["objective"] = nullptr; // in rank-R/state.json
+        checkpoint::write_file_atomic(tmp / "trainer.json", state.dump(1));
+      }
+      dp_.wait_all();
+      if (dp_.is_main()) checkpoint::commit(root, step_, run_.keep_checkpoints);
+      dp_.wait_all();
+    }
   }
 
   P* policy_;
@@ -547,6 +724,8 @@ private:
   std::ostream* progress_out_ = &std::cerr;
   MetricsLog metrics_;
   Rng rng_ = make_rng(0);
+  Rng local_rng_ = make_rng(0);
+  DataParallel dp_;
   std::size_t step_ = 0;
   std::uint64_t rounds_ = 0;
   std::uint64_t samples_total_ = 0;

@@ -26,6 +26,7 @@
 #include <concepts>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -301,14 +302,26 @@ public:
     torch::autograd::backward({logp}, {grad.detach().to(logp.device(), logp.scalar_type())});
   }
 
+  /// A function that step() applies to the parameters before clipping: data-parallel training
+  /// (rltf/torch/distributed.hpp) all-reduces their gradients there, so every rank clips and steps
+  /// with the same gradient. Copies of the policy share it; an empty function removes it.
+  void set_gradient_reducer(std::function<void(std::vector<torch::Tensor>&)> reducer) {
+    gradient_reducer_ = std::move(reducer);
+  }
+
   /// One AdamW step (torch::optim::AdamW, created on the first call) with `options`' rates;
-  /// returns the gradients' global norm before clipping to options.max_grad_norm.
+  /// returns the gradients' global norm before clipping to options.max_grad_norm (after the
+  /// gradient reducer, when one is set).
   float step(const OptimizerOptions& options) {
     require_trainable("step");
     auto& opt = optimizer();
     for (auto& group : opt.param_groups()) {
       auto& o = static_cast<torch::optim::AdamWOptions&>(group.options());
       o.lr(options.lr).betas({options.beta1, options.beta2}).eps(options.eps).weight_decay(options.weight_decay);
+    }
+    if (gradient_reducer_) {
+      std::vector<torch::Tensor> params = parameters(); // the trained ones: with LoRA, the adapters
+      gradient_reducer_(params);
     }
     std::vector<torch::Tensor> with_grad;
     for (auto& p : parameters())
@@ -405,6 +418,7 @@ private:
   std::shared_ptr<torch::optim::AdamW> optimizer_;
   Lora lora_;                   ///< attached adapters (none by default)
   bool reference_view_ = false; ///< a frozen reference sharing another policy's base
+  std::function<void(std::vector<torch::Tensor>&)> gradient_reducer_;
 };
 
 /// A frozen reference policy (GRPO's and PPO's π_ref) that shares `policy`'s base weights: the
@@ -421,6 +435,7 @@ template <class P>
   auto reference = std::make_shared<P>(policy);
   reference->reference_view_ = true;
   reference->optimizer_.reset();
+  reference->gradient_reducer_ = nullptr;
   return reference;
 }
 
