@@ -69,6 +69,9 @@ struct Args {
   std::size_t eval_problems = 90, checkpoint_every = 50;
   float lr = 2e-6F;
   double dist_timeout = 1800.0;
+  std::size_t lora_rank = 0; ///< 0: full fine-tuning
+  double lora_alpha = 0.0;   ///< 0: twice the rank
+  std::vector<std::string> lora_targets;
   bool no_tests_in_prompt = false;
   std::string device = "cpu";
   std::uint64_t seed = 0;
@@ -93,6 +96,11 @@ void define(rltf::programs::Cli& cli, Args& a) {
   cli.count("--checkpoint-every", a.checkpoint_every, "checkpoint every N steps (0: never)");
   cli.progress(a.progress);
   cli.positive("--dist-timeout", a.dist_timeout, "data-parallel runs: seconds a rank waits for the others", 86400.0);
+  cli.count("--lora-rank", a.lora_rank,
+            "train LoRA adapters of this rank instead of every weight (0: full fine-tuning)");
+  cli.positive("--lora-alpha", a.lora_alpha, "LoRA's alpha (default: twice the rank)", 1e6);
+  cli.list("--lora-targets", a.lora_targets,
+           "modules to adapt, PEFT's names (default c_attn; all-linear for every one)");
 }
 
 /// Greedy pass@1 on `tasks`, each rank evaluating tasks i % W (summed over the ranks).
@@ -130,6 +138,16 @@ int main(int argc, char** argv) {
     rltf::Gpt2Tokenizer tokenizer =
         rltf::Gpt2Tokenizer::from_directory(args.tokenizer.empty() ? args.model : args.tokenizer);
     Policy policy(rltf::load_gpt2(args.model, {.device = device}), tokenizer);
+    if (args.lora_rank > 0) {
+      const auto& lora =
+          policy.add_lora({.r = static_cast<std::int64_t>(args.lora_rank),
+                           .alpha = args.lora_alpha > 0 ? args.lora_alpha : 2.0 * static_cast<double>(args.lora_rank),
+                           .target_modules = args.lora_targets,
+                           .seed = args.seed});
+      if (main_rank)
+        std::cout << "rltf-mbpp: LoRA r=" << args.lora_rank << " on " << lora.modules().size() << " projections, "
+                  << lora.parameter_count() << " trainable parameters (the base is frozen)\n";
+    }
     const auto n_positions = static_cast<std::size_t>(policy.model()->config().n_positions);
 
     const auto all = rltf::data::load_mbpp(args.data, {.tests_in_prompt = !args.no_tests_in_prompt});
@@ -213,7 +231,8 @@ int main(int argc, char** argv) {
                                       {"validation_greedy_pass_before", before},
                                       {"validation_greedy_pass_after", after}};
     rltf::detail::write_file_atomic(args.out / "summary.json", summary_json.dump(2) + "\n");
-    std::cout << "wrote " << (args.out / "final").string() << " (config.json, model.safetensors), "
+    std::cout << "wrote " << (args.out / "final").string() << " (config.json, model.safetensors"
+              << (args.lora_rank > 0 ? ", adapter_config.json, adapter_model.safetensors" : "") << "), "
               << (args.out / "metrics.jsonl").string() << ", " << (args.out / "summary.json").string() << "\n";
     return 0;
   } catch (const std::exception& e) {
