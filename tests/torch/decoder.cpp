@@ -27,6 +27,8 @@
 #include <rltf/torch/policy.hpp>
 #include <rltf/torch/safetensors.hpp>
 
+#include "small_models.hpp"
+
 namespace torch_decoder_test {
 
 inline std::filesystem::path model_dir(const std::string& name) {
@@ -473,16 +475,7 @@ TEST_CASE("DecoderModel loading names the missing, unexpected or misshapen tenso
 
 TEST_CASE("CausalLMPolicy over a DecoderModel: generate, log_probs equal to generation, a training step, checkpoints") {
   const rltf::CharTokenizer tokenizer("abcdefghijklmnopqrstuvwxyz ()\n:");
-  rltf::DecoderConfig config{.family = rltf::DecoderFamily::qwen2,
-                             .vocab_size = static_cast<std::int64_t>(tokenizer.vocab_size()),
-                             .hidden_size = 32,
-                             .intermediate_size = 48,
-                             .num_hidden_layers = 2,
-                             .num_attention_heads = 4,
-                             .num_key_value_heads = 2,
-                             .max_position_embeddings = 64,
-                             .tie_word_embeddings = true,
-                             .initializer_range = 0.1};
+  const rltf::DecoderConfig config = torch_test::small_qwen2(static_cast<std::int64_t>(tokenizer.vocab_size()));
   rltf::DecoderPolicy<rltf::CharTokenizer> policy(rltf::DecoderModel(config, 3), tokenizer, {.batch_size = 3});
   rltf::Rng rng = rltf::make_rng(5);
   const std::vector<std::string> prompts = {"def f(x):", "print"};

@@ -26,6 +26,8 @@
 #include <rltf/torch/safetensors.hpp>
 #include <rltf/train/grpo_trainer.hpp>
 
+#include "small_models.hpp"
+
 namespace torch_lora_test {
 
 inline std::filesystem::path scratch(const std::string& name) {
@@ -35,18 +37,7 @@ inline std::filesystem::path scratch(const std::string& name) {
   return dir;
 }
 
-inline rltf::DecoderConfig qwen2_config(std::int64_t vocab = 40) {
-  return {.family = rltf::DecoderFamily::qwen2,
-          .vocab_size = vocab,
-          .hidden_size = 32,
-          .intermediate_size = 48,
-          .num_hidden_layers = 2,
-          .num_attention_heads = 4,
-          .num_key_value_heads = 2,
-          .max_position_embeddings = 64,
-          .tie_word_embeddings = true,
-          .initializer_range = 0.1};
-}
+inline rltf::DecoderConfig qwen2_config(std::int64_t vocab = 40) { return torch_test::small_qwen2(vocab); }
 
 inline rltf::DecoderConfig llama_config() {
   auto c = qwen2_config();

@@ -18,20 +18,14 @@
 #include <rltf/torch/decoder.hpp>
 #include <rltf/torch/reward_model.hpp>
 
+#include "small_models.hpp"
+
 namespace torch_rm_test {
 
 inline rltf::DecoderConfig config(std::int64_t vocab) {
-  return {.family = rltf::DecoderFamily::qwen2,
-          .vocab_size = vocab,
-          .hidden_size = 32,
-          .intermediate_size = 64,
-          .num_hidden_layers = 2,
-          .num_attention_heads = 4,
-          .num_key_value_heads = 2,
-          .max_position_embeddings = 128,
-          .tie_word_embeddings = true,
-          .initializer_range = 0.1,
-          .reward_head = true};
+  auto c = torch_test::small_qwen2(vocab, 64, 128);
+  c.reward_head = true;
+  return c;
 }
 
 /// "return x + N" is accepted, "return x - N" rejected: the rule sits in one token.
