@@ -39,7 +39,6 @@
 
 #include "rltf/core/error.hpp"
 #include "rltf/core/options_json.hpp"
-#include "rltf/core/rng.hpp"
 #include "rltf/eval/classification.hpp"
 #include "rltf/feedback/reward_model.hpp"
 #include "rltf/formats/safetensors.hpp"
@@ -116,14 +115,9 @@ public:
   /// final training loss, training and held-out accuracy, and held-out ROC AUC.
   RewardModelReport train(std::span<const LabelledExample> data) {
     if (data.empty()) throw invalid_argument("NgramRewardModel::train: no labelled examples");
-    std::vector<std::size_t> order(data.size());
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    Rng rng = make_rng(options_.seed);
-    for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng() % i]); // Fisher–Yates
-    const auto held = static_cast<std::size_t>(options_.heldout_fraction * static_cast<double>(data.size()));
-    const std::span<const std::size_t> heldout(order.data(), held), fit(order.data() + held, order.size() - held);
-    if (fit.empty())
-      throw invalid_argument("NgramRewardModel::train: nothing left to train on after the held-out split");
+    const HeldoutSplit split = heldout_split(data.size(), options_.heldout_fraction, options_.seed);
+    const std::vector<std::size_t>&fit = split.fit, &heldout = split.heldout;
+    const std::size_t held = heldout.size();
 
     const Sparse x = design(data, fit);
     Eigen::VectorXf y(static_cast<Eigen::Index>(fit.size()));
@@ -167,9 +161,7 @@ public:
         scores.push_back(score(data[heldout[k]].instruction, data[heldout[k]].code));
         labels[k] = data[heldout[k]].accepted;
       }
-      const std::span<const bool> lab(labels.get(), held);
-      const bool both = std::ranges::find(lab, true) != lab.end() && std::ranges::find(lab, false) != lab.end();
-      report.heldout_auc = both ? roc_auc(scores, lab) : 0.0;
+      report.heldout_auc = roc_auc_or_zero(scores, std::span<const bool>(labels.get(), held));
     }
     return report;
   }

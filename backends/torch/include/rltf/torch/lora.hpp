@@ -154,20 +154,20 @@ public:
     for (const auto& info : file.tensors()) present.emplace(info.name, &info);
     torch::NoGradGuard no_grad;
     for (auto& e : s.entries) {
-      for (const char* which : {"lora_A", "lora_B"}) {
+      for (auto [which, dst] :
+           {std::pair<const char*, torch::Tensor*>{"lora_A", &e.update->lora_A}, {"lora_B", &e.update->lora_B}}) {
         const std::string name = peft_name(e.target.name, which);
         const auto it = present.find(name);
         if (it == present.end())
           throw parse_error(path.string(), 0, name,
                             "the adapter has no such tensor (the model's module " + e.target.name + " is adapted)");
-        torch::Tensor& dst = std::string(which) == "lora_A" ? e.update->lora_A : e.update->lora_B;
         const torch::Tensor src = to_tensor(file, *it->second);
-        if (src.sizes() != dst.sizes())
+        if (src.sizes() != dst->sizes())
           throw parse_error(path.string(), 0, name,
-                            "shape " + shape_string(src) + ", expected " + shape_string(dst) +
+                            "shape " + shape_string(src) + ", expected " + shape_string(*dst) +
                                 " (r = " + std::to_string(s.options.r) + ")");
         if (!src.is_floating_point()) throw parse_error(path.string(), 0, name, "the tensor is not floating-point");
-        dst.copy_(src.to(dst.device(), dst.scalar_type()));
+        dst->copy_(src.to(dst->device(), dst->scalar_type()));
         present.erase(it);
       }
     }

@@ -34,6 +34,7 @@
 #include "rltf/core/error.hpp"
 #include "rltf/core/options_json.hpp"
 #include "rltf/core/rng.hpp"
+#include "rltf/detail/random.hpp"
 #include "rltf/eval/classification.hpp"
 #include "rltf/feedback/reward_model.hpp"
 #include "rltf/tokenize/tokenizer.hpp"
@@ -131,7 +132,8 @@ public:
 
   /// Fits accepted/rejected labels with binary cross-entropy on the logit.
   RewardModelReport train(std::span<const LabelledExample> data) {
-    const auto [fit, heldout] = split(data.size(), "train");
+    if (data.empty()) throw invalid_argument("CausalLMRewardModel::train: no examples");
+    const auto [fit, heldout] = heldout_split(data.size(), options_.heldout_fraction, options_.seed);
     RewardModelReport report;
     report.final_loss = fit_epochs(
         fit,
@@ -159,8 +161,7 @@ public:
       const std::vector<double> sd(s.begin(), s.end());
       const std::span<const bool> lab(labels.get(), rows.size());
       acc = accuracy(sd, lab);
-      if (auc != nullptr && std::ranges::find(lab, true) != lab.end() && std::ranges::find(lab, false) != lab.end())
-        *auc = roc_auc(sd, lab);
+      if (auc != nullptr) *auc = roc_auc_or_zero(sd, lab);
     };
     measure(fit, report.train_accuracy, nullptr);
     measure(heldout, report.heldout_accuracy, &report.heldout_auc);
@@ -171,7 +172,8 @@ public:
   /// Fits preferences with Bradley–Terry, −log σ(r(chosen) − r(rejected)). The accuracies are the
   /// share of pairs ranked the right way; the AUC is left 0.
   RewardModelReport train_pairs(std::span<const PreferencePair> pairs) {
-    const auto [fit, heldout] = split(pairs.size(), "train_pairs");
+    if (pairs.empty()) throw invalid_argument("CausalLMRewardModel::train_pairs: no pairs");
+    const auto [fit, heldout] = heldout_split(pairs.size(), options_.heldout_fraction, options_.seed);
     RewardModelReport report;
     auto margins = [&](std::span<const std::size_t> rows) {
       std::vector<std::pair<std::string_view, std::string_view>> both;
@@ -212,19 +214,6 @@ public:
   [[nodiscard]] const CausalLMRewardModelOptions& options() const noexcept { return options_; }
 
 private:
-  /// A seeded held-out split of n examples: (training rows, held-out rows).
-  std::pair<std::vector<std::size_t>, std::vector<std::size_t>> split(std::size_t n, const char* what) const {
-    if (n == 0) throw invalid_argument(std::string("CausalLMRewardModel::") + what + ": no examples");
-    std::vector<std::size_t> order(n);
-    for (std::size_t i = 0; i < n; ++i) order[i] = i;
-    Rng rng = make_rng(options_.seed);
-    for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[rng() % i]); // Fisher–Yates
-    const auto held = static_cast<std::size_t>(options_.heldout_fraction * static_cast<double>(n));
-    if (held == n) throw invalid_argument(std::string("CausalLMRewardModel::") + what + ": nothing left to train on");
-    return {std::vector<std::size_t>(order.begin() + static_cast<std::ptrdiff_t>(held), order.end()),
-            std::vector<std::size_t>(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(held))};
-  }
-
   /// Runs the epochs of shuffled minibatches; returns the last epoch's mean loss.
   template <class Loss>
   double fit_epochs(std::vector<std::size_t> rows, Loss&& loss_of, std::size_t& steps) {
@@ -239,7 +228,7 @@ private:
     model_->train(true);
     double last = 0;
     for (std::size_t epoch = 0; epoch < options_.epochs; ++epoch) {
-      for (std::size_t i = rows.size(); i > 1; --i) std::swap(rows[i - 1], rows[rng() % i]);
+      detail::shuffle(rows, rng);
       double total = 0;
       std::size_t batches = 0;
       for (std::size_t begin = 0; begin < rows.size(); begin += options_.batch_size) {
