@@ -14,6 +14,7 @@
 #include "rltf/eigen/policy.hpp"
 #include "rltf/tokenize/char.hpp"
 #include "rltf/train/trainable_policy.hpp"
+#include "rltf/train/value_policy.hpp"
 #include "rltf/xtensor/backend.hpp"
 
 namespace eigen_policy_test {
@@ -167,6 +168,79 @@ TEST_CASE_TEMPLATE("EigenPolicy: analytic gradients match finite differences", B
   CHECK(std::all_of(policy.gradient().begin(), policy.gradient().end(), [](float x) { return x == 0.0F; }));
   CHECK_THROWS_AS(policy.backward(samples, B::from_values(std::vector<float>(3, 0.0F), rltf::Shape{1, 3})),
                   rltf::shape_error);
+}
+
+TEST_CASE_TEMPLATE("EigenPolicy: the value head's gradients match finite differences and the fused paths", B,
+                   rltf::EigenBackend, rltf::XtensorBackend) {
+  using P = rltf::EigenPolicy<rltf::CharTokenizer, B>;
+  static_assert(rltf::assert_value_policy<P>());
+  P plain{eigen_policy_test::small_tokenizer(), {.context = 3, .hidden = 8, .prompt_buckets = 16, .seed = 5}};
+  P policy{eigen_policy_test::small_tokenizer(),
+           {.context = 3, .hidden = 8, .prompt_buckets = 16, .seed = 5, .value_head = true}};
+  REQUIRE(policy.num_parameters() == plain.num_parameters() + 8 + 1); // w_v and c_v
+  std::vector<rltf::Sample> samples{eigen_policy_test::target(policy, "a+b", "x1\n"),
+                                    eigen_policy_test::target(policy, "cd=", "42 9")};
+  // The head starts at zero (V = 0) and the rest equals the plain model's initialisation.
+  const auto v0 = B::values(policy.values(samples));
+  CHECK(std::all_of(v0.begin(), v0.end(), [](float x) { return x == 0.0F; }));
+  CHECK(B::values(policy.log_probs(samples)) == B::values(plain.log_probs(samples)));
+  CHECK_THROWS_AS((void)plain.values(samples), rltf::invalid_argument);
+  auto rng = rltf::make_rng(23);
+  auto params = policy.parameters();
+  const std::size_t head = params.size() - 9; // w_v (8) and c_v
+  for (std::size_t k = head; k < params.size(); ++k)
+    params[k] = static_cast<float>(rltf::detail::uniform01(rng) * 2.0 - 1.0);
+  const auto mask = eigen_policy_test::mask_of<B>(samples);
+  std::vector<float> g(mask.size()), gv(mask.size());
+  for (std::size_t k = 0; k < g.size(); ++k) {
+    g[k] = mask[k] * static_cast<float>(rltf::detail::uniform01(rng) * 2.0 - 1.0);
+    gv[k] = mask[k] * static_cast<float>(rltf::detail::uniform01(rng) * 2.0 - 1.0);
+  }
+  const auto shape = B::shape(policy.log_probs(samples));
+  const auto gt = B::from_values(g, shape), gvt = B::from_values(gv, shape);
+  const auto pv = rltf::log_probs_and_values(policy, samples);
+  CHECK(B::values(pv.log_probs) == B::values(policy.log_probs(samples)));
+  CHECK(B::values(pv.values) == B::values(policy.values(samples)));
+  // The fused backward equals the two separate ones.
+  policy.zero_grad();
+  policy.backward(samples, gt);
+  policy.backward_values(samples, gvt);
+  const std::vector<float> separate(policy.gradient().begin(), policy.gradient().end());
+  policy.zero_grad();
+  rltf::backward_with_values(policy, samples, pv, gt, gvt);
+  const std::vector<float> analytic(policy.gradient().begin(), policy.gradient().end());
+  for (std::size_t k = 0; k < analytic.size(); ++k) CHECK(analytic[k] == doctest::Approx(separate[k]).epsilon(1e-5));
+  auto objective = [&]() {
+    const auto lp = B::values(policy.log_probs(samples));
+    const auto v = B::values(policy.values(samples));
+    double j = 0.0;
+    for (std::size_t k = 0; k < v.size(); ++k)
+      j += static_cast<double>(g[k]) * lp[k] + static_cast<double>(gv[k]) * v[k];
+    return j;
+  };
+  std::vector<std::size_t> picks;
+  for (std::size_t k = 0; k < analytic.size(); ++k)
+    if (std::abs(analytic[k]) > 0.02F) picks.push_back(k);
+  for (std::size_t k = head; k < params.size(); ++k) picks.push_back(k);
+  CHECK(picks.size() > 40);
+  for (const std::size_t k : picks) {
+    const float saved = params[k];
+    const float h = 1e-2F;
+    params[k] = saved + h;
+    const double plus = objective();
+    params[k] = saved - h;
+    const double minus = objective();
+    params[k] = saved;
+    CAPTURE(k);
+    CHECK(analytic[k] == doctest::Approx((plus - minus) / (2.0 * static_cast<double>(h))).epsilon(2e-2).scale(0.1));
+  }
+  // A checkpoint keeps the head; a plain model's checkpoint loads as a plain model.
+  const auto dir = eigen_policy_test::temp_dir("eigen_value_head");
+  policy.save_checkpoint(dir);
+  P restored{eigen_policy_test::small_tokenizer(), {.context = 3, .hidden = 8, .prompt_buckets = 16, .seed = 9}};
+  restored.load_checkpoint(dir);
+  CHECK(restored.has_value_head());
+  CHECK(B::values(restored.values(samples)) == B::values(policy.values(samples)));
 }
 
 TEST_CASE("EigenPolicy: learns a tiny program family by supervised steps (cross-entropy through grad.hpp)") {

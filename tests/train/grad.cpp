@@ -122,6 +122,36 @@ TEST_CASE_TEMPLATE("grad: clipped surrogate and KL derivatives match finite diff
   CHECK(clipped_with_zero_slope > 0); // the data exercises the clipped branch
 }
 
+TEST_CASE_TEMPLATE("grad: PPO's clipped value loss derivative matches finite differences", B, rltf::EigenBackend,
+                   rltf::XtensorBackend) {
+  using namespace grad_test;
+  const auto values_v = random_values(11, -1.0F, 1.0F);
+  auto old_v = values_v;
+  // V − V_old spread over [−0.5, 0.5] around the clip range 0.2, so both branches occur.
+  const auto moves = random_values(12, -0.5F, 0.5F);
+  for (std::size_t k = 0; k < 8; ++k) old_v[k] -= moves[k];
+  const auto values = B::from_values(values_v, shape);
+  const auto old = B::from_values(old_v, shape);
+  const auto returns = B::from_values(random_values(13, -1.5F, 1.5F), shape);
+  const auto mask = B::from_values(mask_values, shape);
+  std::size_t zero_slope = 0, clipped_slope = 0;
+  for (auto red : grad_test::reductions) {
+    const auto s = rltf::algo::clipped_value_loss_grad<B>(values, old, returns, mask, 0.2F, red);
+    CHECK(B::item(s.loss) == B::item(rltf::algo::ppo_value_loss<B>(values, old, returns, mask, 0.2F, red)));
+    check_against_finite_differences<B>(
+        [&](const typename B::tensor& x) { return rltf::algo::ppo_value_loss<B>(x, old, returns, mask, 0.2F, red); },
+        values_v, s.grad);
+    const auto g = B::values(s.grad);
+    for (std::size_t k = 0; k < 8; ++k) {
+      if (mask_values[k] == 0.0F) continue;
+      zero_slope += g[k] == 0.0F;
+      clipped_slope += g[k] != 0.0F && std::abs(values_v[k] - old_v[k]) > 0.2F;
+    }
+  }
+  CHECK(zero_slope > 0);    // the clipped term won outside the range
+  CHECK(clipped_slope > 0); // the unclipped term won outside the range
+}
+
 TEST_CASE_TEMPLATE("grad: GRPO at the old policy is −A·w plus a zero KL slope at the reference", B, rltf::EigenBackend,
                    rltf::XtensorBackend) {
   using namespace grad_test;

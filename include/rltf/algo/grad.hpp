@@ -21,6 +21,12 @@
 ///                                                          is the max, else 0
 /// - KL to reference  L = β Σ w k(ℓ, ℓ_ref); with u = ℓ_ref − ℓ: k1 = −u, k2 = u²/2,
 ///                    k3 = eᵘ − 1 − u                        dk1 = 1, dk2 = −u, dk3 = 1 − eᵘ
+///
+/// and, for PPO's value head, of the clipped value loss with respect to the values V
+/// (clipped_value_loss_grad): L = ½ Σ w max((V − R)², (V_c − R)²), V_c = V_old + clamp(V − V_old, ±ε),
+///                                                          dL/dV = w (V − R) where the unclipped term
+///                                                          is the max, else w (V_c − R) inside the
+///                                                          clip range and 0 outside it
 
 #include <cstddef>
 #include <cstdint>
@@ -136,6 +142,30 @@ template <Backend B>
     break;
   }
   auto grad = B::mul(B::mul(dk, reduction_weights<B>(mask, reduction, norm_length)), beta);
+  return {std::move(loss), std::move(grad)};
+}
+
+/// PPO's clipped value loss (rltf::algo::ppo_value_loss) and its gradient with respect to the
+/// values V (not the log-probabilities): w·(V − R) where the unclipped term is the larger, else
+/// w·(V_c − R) inside the clip range (|V − V_old| ≤ ε, where V_c moves with V) and 0 outside it.
+template <Backend B>
+[[nodiscard]] LossGrad<B> clipped_value_loss_grad(const tensor_t<B>& values, const tensor_t<B>& old_values,
+                                                  const tensor_t<B>& returns, const tensor_t<B>& mask,
+                                                  float clip = 0.2F, Reduction reduction = Reduction::token_mean,
+                                                  float norm_length = 0.0F) {
+  const auto v = B::detach(values);
+  auto loss = ppo_value_loss<B>(v, old_values, returns, mask, clip, reduction, norm_length);
+  const auto old = B::detach(old_values);
+  const auto target = B::detach(returns);
+  const auto diff = B::sub(v, target);
+  const auto moved = B::sub(v, old);
+  const auto clipped_diff = B::sub(B::add(old, B::clamp(moved, -clip, clip)), target);
+  const auto one = B::scalar(1.0F);
+  const auto clipped_wins = B::greater(B::square(clipped_diff), B::square(diff));
+  const auto inside = B::sub(one, B::greater(B::abs(moved), B::scalar(clip)));
+  const auto slope =
+      B::add(B::mul(B::sub(one, clipped_wins), diff), B::mul(B::mul(clipped_wins, inside), clipped_diff));
+  auto grad = B::mul(slope, reduction_weights<B>(mask, reduction, norm_length));
   return {std::move(loss), std::move(grad)};
 }
 

@@ -37,6 +37,7 @@
 #include "rltf/core/error.hpp"
 #include "rltf/exec/python_executor.hpp"
 #include "rltf/feedback/rltf_feedback.hpp"
+#include "rltf/train/detail/reference.hpp"
 #include "rltf/train/diagnostics.hpp"
 #include "rltf/train/online_trainer.hpp"
 #include "rltf/train/options.hpp"
@@ -79,17 +80,7 @@ public:
 
   /// Records the reference log-probabilities of the round's samples.
   void prepare(P&, std::span<Rollout> round) {
-    if (!reference_ || options_.loss.kl_coef == 0.0F || round.empty()) return;
-    using B = typename P::backend;
-    std::vector<Sample> samples;
-    samples.reserve(round.size());
-    for (const auto& r : round) samples.push_back(r.sample);
-    const auto ref = reference_->log_probs(samples);
-    const auto v = B::values(ref);
-    const auto t_max = static_cast<std::size_t>(B::shape(ref).at(1));
-    for (std::size_t i = 0; i < round.size(); ++i)
-      round[i].ref_logprobs.assign(v.begin() + static_cast<std::ptrdiff_t>(i * t_max),
-                                   v.begin() + static_cast<std::ptrdiff_t>(i * t_max + round[i].sample.tokens.size()));
+    if (options_.loss.kl_coef != 0.0F) reference_.log_probs_of(round);
   }
 
   /// The GRPO loss on a batch, back-propagated into the policy.
@@ -124,25 +115,16 @@ public:
   }
 
   /// Writes the reference policy into `dir/reference`.
-  [[nodiscard]] nlohmann::json save(const std::filesystem::path& dir) const {
-    if (!reference_) return nlohmann::json{{"reference", false}};
-    std::filesystem::create_directories(dir / "reference");
-    reference_->save_checkpoint(dir / "reference");
-    return nlohmann::json{{"reference", true}};
-  }
+  [[nodiscard]] nlohmann::json save(const std::filesystem::path& dir) const { return reference_.save(dir); }
   void load(const std::filesystem::path& dir, const nlohmann::json& state) {
-    if (state.at("reference").get<bool>()) {
-      if (!reference_)
-        throw invalid_argument("GrpoObjective::load: the checkpoint has a reference policy, this run not");
-      reference_->load_checkpoint(dir / "reference");
-    }
+    reference_.load(dir, state, "GrpoObjective");
   }
 
   [[nodiscard]] const GrpoObjectiveOptions& options() const noexcept { return options_; }
   [[nodiscard]] const P* reference() const noexcept { return reference_.get(); }
 
 private:
-  std::shared_ptr<P> reference_;
+  train::detail::Reference<P> reference_;
   GrpoObjectiveOptions options_;
 };
 
@@ -157,8 +139,8 @@ public:
   /// semantics; otherwise use the other constructor).
   GrpoTrainer(P& policy, E& executor, F feedback, std::vector<Problem> problems,
               GrpoOptions options = {}) requires std::copy_constructible<P>
-      : GrpoTrainer(policy, default_reference(policy), executor, std::move(feedback), std::move(problems),
-                    std::move(options)) {}
+      : GrpoTrainer(policy, train::detail::default_reference(policy), executor, std::move(feedback),
+                    std::move(problems), std::move(options)) {}
 
   /// With an explicit frozen reference policy.
   GrpoTrainer(P& policy, std::shared_ptr<P> reference, E& executor, F feedback, std::vector<Problem> problems,
@@ -171,13 +153,6 @@ public:
   }
 
 private:
-  static std::shared_ptr<P> default_reference(const P& policy) {
-    if constexpr (requires { frozen_reference(policy); })
-      return frozen_reference(policy);
-    else
-      return std::make_shared<P>(policy);
-  }
-
   /// seq_mean_token_sum_norm's L defaults to the generation budget (Dr. GRPO's constant).
   static GrpoObjectiveOptions with_norm_length(GrpoObjectiveOptions o, const RolloutOptions& rollout) {
     if (o.loss.reduction == algo::Reduction::seq_mean_token_sum_norm && o.loss.norm_length == 0.0F)

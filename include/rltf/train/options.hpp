@@ -155,4 +155,58 @@ struct GrpoOptions {
 };
 RLTF_OPTIONS_JSON(GrpoOptions, rollout, learner, run, objective)
 
+/// PPO's KL penalty in the reward: −β·k(log π_old − log π_ref) on every completion token, with
+/// a fixed β or Ziegler et al.'s adaptive controller e = clip(KL/target − 1, ±0.2),
+/// β ← β(1 + e·n/horizon) after each round of n samples (KL: the round's mean per-sequence sum).
+struct KlControlOptions {
+  float coef = 0.05F;                                  ///< β (the initial β when adaptive; 0: no penalty)
+  algo::KlEstimator estimator = algo::KlEstimator::k1; ///< k1 (TRL's default) or k3 per token
+  bool adaptive = false;                               ///< adapt β towards `target`
+  float target = 6.0F;                                 ///< target KL per sequence (nats)
+  float horizon = 10000.0F;                            ///< samples over which β may double
+};
+RLTF_OPTIONS_JSON(KlControlOptions, coef, estimator, adaptive, target, horizon)
+
+/// PPO's advantages and losses (docs/rlaif.md): GAE over the per-token rewards, whitened, the
+/// clipped ratio and the clipped value loss.
+struct PpoObjectiveOptions {
+  KlControlOptions kl{};
+  algo::GaeOptions gae{};        ///< γ = 1, λ = 0.95
+  float clip = 0.2F;             ///< ε of the clipped ratio
+  float value_clip = 0.2F;       ///< ε of the clipped value loss
+  float value_coef = 0.1F;       ///< weight of the value loss (TRL's vf_coef)
+  bool whiten_advantages = true; ///< (A − mean)/std over each round's tokens
+  /// Token-level rewards of the feedback (e.g. the fine-grained penalty) are added to the
+  /// per-token reward, scaled by this factor; the sequence reward R comes at the last token.
+  float token_reward_scale = 1.0F;
+  algo::Reduction reduction = algo::Reduction::token_mean; ///< of both losses
+};
+RLTF_OPTIONS_JSON(PpoObjectiveOptions, kl, gae, clip, value_clip, value_coef, whiten_advantages, token_reward_scale,
+                  reduction)
+
+/// Options of rltf::PpoTrainer. By default each round (8 problems × 4 samples) is trained on for
+/// `round_every` = 4 steps of minibatches of 16 that sweep the round: 2 epochs of 2 minibatches
+/// (epochs = round_every · batch_size / round size), then displaced.
+struct PpoOptions {
+  RolloutOptions rollout = [] {
+    RolloutOptions r;
+    r.sampling.num_samples = 4;
+    r.greedy_baseline = false;
+    r.round_every = 4;
+    return r;
+  }();
+  LearnerOptions learner = [] {
+    LearnerOptions l;
+    l.batch_size = 16;
+    l.buffer.capacity = 4096;
+    l.buffer.refresh_every = 1;
+    l.buffer.view = BufferView::latest;
+    l.buffer.sweep = true;
+    return l;
+  }();
+  RunOptions run{};
+  PpoObjectiveOptions objective{};
+};
+RLTF_OPTIONS_JSON(PpoOptions, rollout, learner, run, objective)
+
 } // namespace rltf

@@ -28,6 +28,10 @@ struct Rollout {
   std::vector<float> weights;
   /// log π_ref(token) under the frozen reference policy (GRPO); empty when unused.
   std::vector<float> ref_logprobs;
+  /// PPO: the value head's V(s_t) when the round was sampled, and the GAE returns it regresses
+  /// on (empty for the other trainers).
+  std::vector<float> values;
+  std::vector<float> returns;
   std::uint64_t round = 0; ///< the rollout round that produced it
   /// Optimiser steps the generating weights had taken: a learner at step s > version trains on
   /// it off-policy (stale by s − version steps).
@@ -47,6 +51,7 @@ struct BufferCodec<Rollout> {
                           {"passed", r.passed},     {"total", r.total},
                           {"reward", r.reward},     {"baseline", r.baseline},
                           {"weights", r.weights},   {"ref_logprobs", r.ref_logprobs},
+                          {"values", r.values},     {"returns", r.returns},
                           {"round", r.round},       {"version", r.version}};
   }
   [[nodiscard]] static Rollout decode(const nlohmann::json& j) {
@@ -70,6 +75,9 @@ struct BufferCodec<Rollout> {
     r.baseline = j.at("baseline").get<float>();
     r.weights = j.at("weights").get<std::vector<float>>();
     r.ref_logprobs = j.at("ref_logprobs").get<std::vector<float>>();
+    // States written before PPO have neither.
+    r.values = j.value("values", std::vector<float>{});
+    r.returns = j.value("returns", std::vector<float>{});
     r.round = j.at("round").get<std::uint64_t>();
     r.version = j.value("version", r.round); // states written before versions were recorded
     if (r.weights.size() != s.tokens.size())

@@ -10,6 +10,7 @@
 ///     u      = (1/n) Σ_i U[p_i] + (1/(n−1)) Σ_i U[V + hash(p_i, p_{i+1}) mod buckets]
 ///     h_t    = tanh(b + u + Σ_{j<context} E_j[x_{t−1−j}])
 ///     logits = W h_t + c,      log π(x_t | x_<t, prompt) = log_softmax(logits)[x_t]
+///     V_t    = w_v · h_t + c_v  (with EigenPolicyOptions::value_head: PPO's critic, zero at first)
 ///
 /// where p is the prompt's tokens (unigrams and hashed bigrams, so "plus 37" differs from
 /// "plus 73") and x the prompt followed by the completion (positions before the start use a
@@ -53,6 +54,7 @@
 #include "rltf/eigen/backend.hpp"
 #include "rltf/tokenize/tokenizer.hpp"
 #include "rltf/train/trainable_policy.hpp"
+#include "rltf/train/value_policy.hpp"
 
 namespace rltf {
 
@@ -63,6 +65,9 @@ struct EigenPolicyOptions {
   std::size_t prompt_buckets = 1024; ///< hashed prompt-bigram embeddings (≥ 1)
   float init_scale = 1.0F;           ///< scale of the random initial weights
   std::uint64_t seed = 1;            ///< seeds the initial weights
+  /// A value head V_t = w_v·h_t + c_v on the shared hidden layer (rltf::ValuePolicy, for PPO),
+  /// initialised to zero; its gradients reach the shared layers too.
+  bool value_head = false;
 };
 
 /// A small context-window language model on Eigen; see the file comment. `B` is the backend of
@@ -174,16 +179,87 @@ public:
     return B::from_values(out, Shape{static_cast<std::int64_t>(samples.size()), static_cast<std::int64_t>(t_max)});
   }
 
+  /// Whether the model has a value head (EigenPolicyOptions::value_head).
+  [[nodiscard]] bool has_value_head() const noexcept { return options_.value_head; }
+
+  /// The value head's V_t of the state before each completion token: [N, T_max], 0 past a
+  /// completion's end. Throws rltf::invalid_argument without a value head.
+  [[nodiscard]] typename B::tensor values(std::span<const Sample> samples) const {
+    require_value_head("values");
+    const std::size_t t_max = max_tokens(samples);
+    std::vector<float> out(samples.size() * t_max, 0.0F);
+    Eigen::VectorXf h(static_cast<Eigen::Index>(options_.hidden));
+    for (std::size_t i = 0; i < samples.size(); ++i) {
+      const auto seq = sequence(samples[i]);
+      const std::size_t n = seq.size() - samples[i].tokens.size();
+      const Eigen::VectorXf u = prompt_embedding(std::span<const token_id>(seq.data(), n));
+      for (std::size_t t = 0; t < samples[i].tokens.size(); ++t) {
+        hidden_at(seq, n + t, u, h);
+        out[i * t_max + t] = value_of(h);
+      }
+    }
+    return B::from_values(out, Shape{static_cast<std::int64_t>(samples.size()), static_cast<std::int64_t>(t_max)});
+  }
+
+  /// log π and V of a batch in one pass over the hidden states (rltf::log_probs_and_values).
+  [[nodiscard]] PolicyValues<typename B::tensor> log_probs_and_values(std::span<const Sample> samples) const {
+    require_value_head("log_probs_and_values");
+    const std::size_t t_max = max_tokens(samples);
+    std::vector<float> lp(samples.size() * t_max, 0.0F), val(samples.size() * t_max, 0.0F);
+    Eigen::VectorXf h(static_cast<Eigen::Index>(options_.hidden));
+    Eigen::VectorXf z(static_cast<Eigen::Index>(V_));
+    for (std::size_t i = 0; i < samples.size(); ++i) {
+      const auto seq = sequence(samples[i]);
+      const std::size_t n = seq.size() - samples[i].tokens.size();
+      const Eigen::VectorXf u = prompt_embedding(std::span<const token_id>(seq.data(), n));
+      for (std::size_t t = 0; t < samples[i].tokens.size(); ++t) {
+        forward_position(seq, n + t, u, h, z);
+        lp[i * t_max + t] = z(seq[n + t]) - log_sum_exp(z);
+        val[i * t_max + t] = value_of(h);
+      }
+    }
+    const Shape shape{static_cast<std::int64_t>(samples.size()), static_cast<std::int64_t>(t_max)};
+    return {B::from_values(lp, shape), B::from_values(val, shape)};
+  }
+
   /// Clears the accumulated gradient.
   void zero_grad() { grad_.setZero(); }
 
   /// Adds Σ_it g_it ∂ log π(w_it)/∂θ to the gradient; `grad` has log_probs(samples)'s shape.
   /// Throws rltf::shape_error otherwise.
   void backward(std::span<const Sample> samples, const typename B::tensor& grad) {
+    accumulate("EigenPolicy::backward", samples, &grad, nullptr);
+  }
+
+  /// Adds Σ_it g_it ∂V_it/∂θ to the gradient (the value head and the shared layers); `grad` has
+  /// values(samples)'s shape. Throws rltf::invalid_argument without a value head.
+  void backward_values(std::span<const Sample> samples, const typename B::tensor& grad) {
+    require_value_head("backward_values");
+    accumulate("EigenPolicy::backward_values", samples, nullptr, &grad);
+  }
+
+  /// Both gradients in one pass (rltf::backward_with_values).
+  void backward(std::span<const Sample> samples, const PolicyValues<typename B::tensor>&,
+                const typename B::tensor& grad_logp, const typename B::tensor& grad_values) {
+    require_value_head("backward");
+    accumulate("EigenPolicy::backward", samples, &grad_logp, &grad_values);
+  }
+
+private:
+  /// Adds the gradients of Σ g_logp·log π + Σ g_values·V (either may be null).
+  void accumulate(const char* op, std::span<const Sample> samples, const typename B::tensor* grad_logp,
+                  const typename B::tensor* grad_values) {
     const std::size_t t_max = max_tokens(samples);
     const Shape expected{static_cast<std::int64_t>(samples.size()), static_cast<std::int64_t>(t_max)};
-    detail::require_same_shape("EigenPolicy::backward", B::shape(grad), expected, "grad", "log_probs");
-    const std::vector<float> g = B::values(grad);
+    std::vector<float> g, gv;
+    if (grad_logp) {
+      detail::require_same_shape(op, B::shape(*grad_logp), expected, "grad", "log_probs");
+      g = B::values(*grad_logp);
+    }
+    if (grad_values) {
+      detail::require_same_shape(op, B::shape(*grad_values), expected, "grad", "values");
+      gv = B::values(*grad_values);
+    }
     const auto H = static_cast<Eigen::Index>(options_.hidden);
     Eigen::VectorXf h(H), z(static_cast<Eigen::Index>(V_)), a_grad(H), u_grad(H);
     for (std::size_t i = 0; i < samples.size(); ++i) {
@@ -193,18 +269,30 @@ public:
       const Eigen::VectorXf u = prompt_embedding(prompt);
       u_grad.setZero();
       for (std::size_t t = 0; t < samples[i].tokens.size(); ++t) {
-        const float gt = g[i * t_max + t];
-        if (gt == 0.0F) continue;
-        forward_position(seq, n + t, u, h, z);
-        // d log π(y)/d logits = onehot(y) − softmax(logits).
-        const float lse = log_sum_exp(z);
-        Eigen::VectorXf dz = -(z.array() - lse).exp().matrix() * gt;
-        dz(seq[n + t]) += gt;
-        auto W = mat(off_W_, V_, options_.hidden);
-        auto dW = gmat(off_W_, V_, options_.hidden);
-        dW.noalias() += dz * h.transpose();
-        gvec(off_c_, V_) += dz;
-        a_grad.noalias() = W.transpose() * dz;
+        const float gt = grad_logp ? g[i * t_max + t] : 0.0F;
+        const float gvt = grad_values ? gv[i * t_max + t] : 0.0F;
+        if (gt == 0.0F && gvt == 0.0F) continue;
+        a_grad.setZero();
+        if (gt != 0.0F) {
+          forward_position(seq, n + t, u, h, z);
+          // d log π(y)/d logits = onehot(y) − softmax(logits).
+          const float lse = log_sum_exp(z);
+          Eigen::VectorXf dz = -(z.array() - lse).exp().matrix() * gt;
+          dz(seq[n + t]) += gt;
+          auto W = mat(off_W_, V_, options_.hidden);
+          auto dW = gmat(off_W_, V_, options_.hidden);
+          dW.noalias() += dz * h.transpose();
+          gvec(off_c_, V_) += dz;
+          a_grad.noalias() = W.transpose() * dz;
+        } else {
+          hidden_at(seq, n + t, u, h);
+        }
+        if (gvt != 0.0F) {
+          // dV/dh = w_v; dV/dw_v = h; dV/dc_v = 1.
+          gvec(off_vw_, options_.hidden) += gvt * h;
+          grad_(static_cast<Eigen::Index>(off_vc_)) += gvt;
+          a_grad += gvt * vec(off_vw_, options_.hidden);
+        }
         a_grad.array() *= (1.0F - h.array().square());
         gvec(off_b_, options_.hidden) += a_grad;
         u_grad += a_grad;
@@ -217,6 +305,17 @@ public:
     }
   }
 
+  void require_value_head(const char* op) const {
+    if (!options_.value_head)
+      throw invalid_argument(std::string("EigenPolicy::") + op +
+                             ": the policy has no value head (build it with EigenPolicyOptions::value_head = true)");
+  }
+
+  [[nodiscard]] float value_of(const Eigen::VectorXf& h) const {
+    return vec(off_vw_, options_.hidden).dot(h) + theta_(static_cast<Eigen::Index>(off_vc_));
+  }
+
+public:
   /// One AdamW step; returns the gradient's global norm before clipping. Throws
   /// rltf::invalid_argument for a negative learning rate or betas outside [0, 1).
   float step(const OptimizerOptions& opt) {
@@ -254,6 +353,7 @@ public:
                             {"prompt_buckets", options_.prompt_buckets},
                             {"init_scale", options_.init_scale},
                             {"seed", options_.seed},
+                            {"value_head", options_.value_head},
                             {"vocab_size", V_},
                             {"parameters", num_parameters()},
                             {"adam_steps", adam_t_}};
@@ -293,6 +393,7 @@ public:
       o.prompt_buckets = j.at("prompt_buckets").get<std::size_t>();
       o.init_scale = j.at("init_scale").get<float>();
       o.seed = j.at("seed").get<std::uint64_t>();
+      o.value_head = j.value("value_head", false); // checkpoints before value heads have none
       if (j.at("vocab_size").get<std::size_t>() != V_)
         throw parse_error(file, 0, "vocab_size",
                           "checkpoint has vocabulary " + j.at("vocab_size").dump() + " but the tokenizer has " +
@@ -336,7 +437,9 @@ private:
     off_b_ = off_U_ + (V_ + options_.prompt_buckets) * H;
     off_W_ = off_b_ + H;
     off_c_ = off_W_ + V_ * H;
-    const auto total = static_cast<Eigen::Index>(off_c_ + V_);
+    off_vw_ = off_c_ + V_;
+    off_vc_ = off_vw_ + H;
+    const auto total = static_cast<Eigen::Index>(options_.value_head ? off_vc_ + 1 : off_c_ + V_);
     theta_ = Eigen::VectorXf::Zero(total);
     grad_ = Eigen::VectorXf::Zero(total);
     m_ = Eigen::VectorXf::Zero(total);
@@ -414,12 +517,18 @@ private:
   /// Hidden state and logits for predicting seq[pos] (seq may be shorter: only the prefix is read).
   void forward_position(const std::vector<token_id>& seq, std::size_t pos, const Eigen::VectorXf& u, Eigen::VectorXf& h,
                         Eigen::VectorXf& z) const {
+    hidden_at(seq, pos, u, h);
+    z.noalias() = mat(off_W_, V_, options_.hidden) * h;
+    z += vec(off_c_, V_);
+  }
+
+  /// The hidden state that predicts seq[pos].
+  void hidden_at(const std::vector<token_id>& seq, std::size_t pos, const Eigen::VectorXf& u,
+                 Eigen::VectorXf& h) const {
     h = vec(off_b_, options_.hidden) + u;
     for (std::size_t j = 0; j < options_.context; ++j)
       h += row(off_E_, j * (V_ + 1) + context_token(seq, pos, j)).transpose();
     h = h.array().tanh().matrix();
-    z.noalias() = mat(off_W_, V_, options_.hidden) * h;
-    z += vec(off_c_, V_);
   }
 
   [[nodiscard]] static float log_sum_exp(const Eigen::VectorXf& z) {
@@ -496,7 +605,7 @@ private:
   Tok tok_;
   EigenPolicyOptions options_;
   std::size_t V_ = 0;
-  std::size_t off_E_ = 0, off_U_ = 0, off_b_ = 0, off_W_ = 0, off_c_ = 0;
+  std::size_t off_E_ = 0, off_U_ = 0, off_b_ = 0, off_W_ = 0, off_c_ = 0, off_vw_ = 0, off_vc_ = 0;
   Eigen::VectorXf theta_, grad_, m_, v_;
   std::uint64_t adam_t_ = 0;
 };
