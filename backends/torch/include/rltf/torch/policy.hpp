@@ -47,7 +47,9 @@
 #include "rltf/torch/generate.hpp"
 #include "rltf/torch/gpt2.hpp"
 #include "rltf/torch/lora.hpp"
+#include "rltf/torch/safetensors.hpp"
 #include "rltf/train/trainable_policy.hpp"
+#include "rltf/train/value_policy.hpp"
 
 namespace rltf {
 
@@ -213,15 +215,55 @@ public:
     return result;
   }
 
+  // --- rltf::ValuePolicy (PPO) -----------------------------------------------------------------
+
+  /// Whether the model has a value head (`v_head.summary`; load it with `.value_head = true`).
+  [[nodiscard]] bool has_value_head() const { return model_->has_value_head(); }
+
+  /// The value head's V of the state before each completion token, [B, T_max], 0-padded,
+  /// differentiable. Throws rltf::invalid_argument without a value head.
+  torch::Tensor values(std::span<const Sample> samples) { return log_probs_and_values(samples).values; }
+
+  /// log π and V of a batch from one forward pass (rltf::log_probs_and_values).
+  PolicyValues<torch::Tensor> log_probs_and_values(std::span<const Sample> samples) {
+    if (!model_->has_value_head())
+      throw invalid_argument("CausalLMPolicy::values: the model has no value head (load it with value_head = true)");
+    CausalLMEvaluation e = evaluate(samples, true);
+    return {std::move(e.log_probs), std::move(e.values)};
+  }
+
+  /// Adds Σ g_it · ∂V_it/∂θ to the gradients (g shaped like values(samples)).
+  void backward_values(std::span<const Sample> samples, const torch::Tensor& grad) {
+    require_trainable("backward_values");
+    const torch::Tensor v = values(samples);
+    require_shape("backward_values", grad, v, "values");
+    torch::autograd::backward({v}, {grad.detach().to(v.device(), v.scalar_type())});
+  }
+
+  /// Both gradients through the graph of one log_probs_and_values call (rltf::backward_with_values).
+  void backward(std::span<const Sample>, const PolicyValues<torch::Tensor>& pv, const torch::Tensor& grad_logp,
+                const torch::Tensor& grad_values) {
+    require_trainable("backward");
+    require_shape("backward", grad_logp, pv.log_probs, "log_probs");
+    require_shape("backward", grad_values, pv.values, "values");
+    torch::autograd::backward({pv.log_probs, pv.values},
+                              {grad_logp.detach().to(pv.log_probs.device(), pv.log_probs.scalar_type()),
+                               grad_values.detach().to(pv.values.device(), pv.values.scalar_type())});
+  }
+
   [[nodiscard]] Model& model() noexcept { return model_; }
   [[nodiscard]] const Model& model() const noexcept { return model_; }
   [[nodiscard]] const Tok& tokenizer() const noexcept { return tokenizer_; }
   [[nodiscard]] const CausalLMPolicyOptions& options() const noexcept { return options_; }
 
-  /// The trainable parameters (for an optimiser): the LoRA adapters' when the policy has them,
-  /// else the model's that require gradients.
+  /// The trainable parameters (for an optimiser): the LoRA adapters' and the value head's when
+  /// the policy has adapters, else the model's that require gradients.
   [[nodiscard]] std::vector<torch::Tensor> parameters() const {
-    if (lora_.attached()) return lora_.parameters();
+    if (lora_.attached()) {
+      auto out = lora_.parameters();
+      for (auto& [name, p] : value_head_tensors()) out.push_back(p);
+      return out;
+    }
     std::vector<torch::Tensor> out;
     for (auto& p : model_->parameters())
       if (p.requires_grad()) out.push_back(p);
@@ -246,6 +288,7 @@ public:
     require_trainable("add_lora");
     if (lora_.attached()) throw invalid_argument("CausalLMPolicy::add_lora: the policy already has LoRA adapters");
     lora_ = apply_lora(model_, options);
+    train_value_head();
     optimizer_.reset();
     return lora_;
   }
@@ -254,6 +297,7 @@ public:
     require_trainable("load_lora");
     if (lora_.attached()) throw invalid_argument("CausalLMPolicy::load_lora: the policy already has LoRA adapters");
     lora_ = rltf::load_lora(model_, dir);
+    train_value_head();
     optimizer_.reset();
     return lora_;
   }
@@ -295,10 +339,7 @@ public:
   void backward(std::span<const Sample> samples, const torch::Tensor& grad) {
     require_trainable("backward");
     const torch::Tensor logp = log_probs(samples);
-    if (grad.sizes() != logp.sizes())
-      throw shape_error("CausalLMPolicy::backward: the gradient has shape " +
-                        to_string(Shape(grad.sizes().begin(), grad.sizes().end())) + " but log_probs has shape " +
-                        to_string(Shape(logp.sizes().begin(), logp.sizes().end())));
+    require_shape("backward", grad, logp, "log_probs");
     torch::autograd::backward({logp}, {grad.detach().to(logp.device(), logp.scalar_type())});
   }
 
@@ -343,10 +384,13 @@ public:
                                       std::string("{\"shares\": \"the policy's base weights, adapters off\"}\n"));
       return;
     }
-    if (lora_.attached())
+    if (lora_.attached()) {
       lora_.save(dir);
-    else
+      // The value head trains with the adapters (the base does not).
+      if (model_->has_value_head()) save_safetensors(dir / "value_head.safetensors", value_head_tensors());
+    } else {
       save_pretrained(model_, dir);
+    }
     if (optimizer_) torch::save(*optimizer_, (dir / "optimizer.pt").string());
   }
 
@@ -367,10 +411,12 @@ public:
       throw checkpoint_mismatch((dir / (adapter ? "adapter_model.safetensors" : "model.safetensors")).string(), 0, "",
                                 adapter ? "the checkpoint holds LoRA adapters; this policy has none (add_lora first)"
                                         : "this policy has LoRA adapters; the checkpoint holds full weights");
-    if (adapter)
+    if (adapter) {
       lora_.load_weights(dir);
-    else
+      if (model_->has_value_head()) load_value_head(dir / "value_head.safetensors");
+    } else {
       load(dir);
+    }
     const auto state = dir / "optimizer.pt";
     if (std::filesystem::exists(state)) {
       torch::load(optimizer(), state.string());
@@ -400,6 +446,42 @@ private:
     std::optional<torch::NoGradGuard> no_grad_;
     std::optional<AdaptersOff> off_;
   };
+
+  /// The value head's parameters by name (`v_head.summary.weight`, …); none without one.
+  [[nodiscard]] std::vector<std::pair<std::string, torch::Tensor>> value_head_tensors() const {
+    std::vector<std::pair<std::string, torch::Tensor>> out;
+    if (!model_->has_value_head()) return out;
+    for (const auto& item : model_->named_parameters())
+      if (item.key().rfind("v_head.", 0) == 0) out.emplace_back(item.key(), item.value());
+    return out;
+  }
+
+  void load_value_head(const std::filesystem::path& file) {
+    if (!std::filesystem::exists(file))
+      throw checkpoint_mismatch(file.string(), 0, "",
+                                "this policy has a value head; the LoRA checkpoint holds none (was it made without?)");
+    const auto tensors = load_safetensors(file);
+    torch::NoGradGuard no_grad;
+    for (auto& [name, p] : value_head_tensors()) {
+      const auto it = tensors.find(name);
+      if (it == tensors.end()) throw checkpoint_mismatch(file.string(), 0, name, "missing");
+      if (it->second.sizes() != p.sizes())
+        throw checkpoint_mismatch(file.string(), 0, name, "has another shape than the model's value head");
+      p.copy_(it->second.to(p.device(), p.scalar_type()));
+    }
+  }
+
+  /// Under LoRA the base is frozen but a value head trains with the adapters.
+  void train_value_head() {
+    for (auto& [name, p] : value_head_tensors()) p.set_requires_grad(true);
+  }
+
+  static void require_shape(const char* what, const torch::Tensor& grad, const torch::Tensor& of, const char* name) {
+    if (grad.sizes() != of.sizes())
+      throw shape_error(std::string("CausalLMPolicy::") + what + ": the gradient has shape " +
+                        to_string(Shape(grad.sizes().begin(), grad.sizes().end())) + " but " + name + " has shape " +
+                        to_string(Shape(of.sizes().begin(), of.sizes().end())));
+  }
 
   void require_trainable(const char* what) const {
     if (reference_view_)
