@@ -352,16 +352,7 @@ TEST_CASE("LoRA: a Gpt2Policy's frozen reference shares the base; GRPO trains th
   }
 
   // GRPO with its default reference (the shared base): two steps move only the adapters
-  std::vector<rltf::Problem> problems;
-  for (int d = 0; d < 2; ++d) {
-    rltf::Problem p;
-    p.task_id = "digit/" + std::to_string(d);
-    p.prompt = "def f():\n    return ";
-    p.entry_point = "f";
-    p.prompt_is_code = true;
-    p.tests.tests = {{rltf::TestKind::assertion, "assert f() == " + std::to_string(d), {}, {}}};
-    problems.push_back(p);
-  }
+  const std::vector<rltf::Problem> problems = torch_test::digit_problems(2);
   std::vector<torch::Tensor> base_weights;
   for (const auto& p : policy.model()->parameters()) base_weights.push_back(p.detach().clone());
   const auto lora_before = policy.lora()->parameters().front().detach().clone();

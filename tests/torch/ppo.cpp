@@ -21,6 +21,8 @@
 #include "rltf/train/metrics.hpp"
 #include "rltf/train/ppo_trainer.hpp"
 
+#include "small_models.hpp"
+
 namespace torch_ppo_test {
 
 using Policy = rltf::Gpt2Policy<rltf::CharTokenizer>;
@@ -34,19 +36,7 @@ inline Policy value_policy(std::uint64_t seed) {
   return Policy(rltf::Gpt2Model(config, seed), tokenizer());
 }
 
-inline std::vector<rltf::Problem> problems() {
-  std::vector<rltf::Problem> out;
-  for (int d = 0; d < 3; ++d) {
-    rltf::Problem p;
-    p.task_id = "digit/" + std::to_string(d);
-    p.prompt = "def f():\n    return ";
-    p.entry_point = "f";
-    p.prompt_is_code = true;
-    p.tests.tests = {{rltf::TestKind::assertion, "assert f() == " + std::to_string(d), {}, {}}};
-    out.push_back(p);
-  }
-  return out;
-}
+inline std::vector<rltf::Problem> problems() { return torch_test::digit_problems(3); }
 
 inline std::filesystem::path fresh(const std::string& name) {
   auto dir = std::filesystem::path(RLTF_BINARY_DIR) / "test-tmp" / name;

@@ -2,7 +2,10 @@
 // Small random models shared by the LibTorch tests (decoder, LoRA, reward model).
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
+#include <rltf/core/problem.hpp>
 #include <rltf/torch/decoder.hpp>
 
 namespace torch_test {
@@ -19,6 +22,21 @@ inline rltf::DecoderConfig small_qwen2(std::int64_t vocab, std::int64_t mlp = 48
           .max_position_embeddings = positions,
           .tie_word_embeddings = true,
           .initializer_range = 0.1};
+}
+
+/// `count` problems "def f():\n    return " whose one test asks for the digit 0, 1, …
+inline std::vector<rltf::Problem> digit_problems(int count) {
+  std::vector<rltf::Problem> out;
+  for (int d = 0; d < count; ++d) {
+    rltf::Problem p;
+    p.task_id = "digit/" + std::to_string(d);
+    p.prompt = "def f():\n    return ";
+    p.entry_point = "f";
+    p.prompt_is_code = true;
+    p.tests.tests = {{rltf::TestKind::assertion, "assert f() == " + std::to_string(d), {}, {}}};
+    out.push_back(p);
+  }
+  return out;
 }
 
 } // namespace torch_test

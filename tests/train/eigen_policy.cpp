@@ -51,6 +51,27 @@ std::vector<float> mask_of(std::span<const rltf::Sample> samples) {
   return B::values(rltf::algo::length_mask<B>(lengths, t_max));
 }
 
+// Central differences of `objective` in each parameter of `picks`, compared with `analytic`.
+template <class Objective>
+std::size_t check_central_differences(std::span<float> params, const std::vector<std::size_t>& picks,
+                                      const std::vector<float>& analytic, Objective objective) {
+  std::size_t checked = 0;
+  for (const std::size_t k : picks) {
+    const float saved = params[k];
+    const float h = 1e-2F;
+    params[k] = saved + h;
+    const double plus = objective();
+    params[k] = saved - h;
+    const double minus = objective();
+    params[k] = saved;
+    const double fd = (plus - minus) / (2.0 * static_cast<double>(h));
+    CAPTURE(k);
+    CHECK(analytic[k] == doctest::Approx(fd).epsilon(2e-2).scale(0.1));
+    ++checked;
+  }
+  return checked;
+}
+
 } // namespace eigen_policy_test
 
 TEST_CASE_TEMPLATE("EigenPolicy: models Policy and TrainablePolicy on both CPU backends", B, rltf::EigenBackend,
@@ -145,22 +166,7 @@ TEST_CASE_TEMPLATE("EigenPolicy: analytic gradients match finite differences", B
     if (std::abs(analytic[k]) > 0.02F) picks.push_back(k);
   CHECK(picks.size() > 40);
   for (int i = 0; i < 60; ++i) picks.push_back(rltf::detail::uniform_index(rng, analytic.size()));
-  auto params = policy.parameters();
-  std::size_t checked = 0;
-  for (const std::size_t k : picks) {
-    const float saved = params[k];
-    const float h = 1e-2F;
-    params[k] = saved + h;
-    const double plus = objective();
-    params[k] = saved - h;
-    const double minus = objective();
-    params[k] = saved;
-    const double fd = (plus - minus) / (2.0 * static_cast<double>(h));
-    CAPTURE(k);
-    CHECK(analytic[k] == doctest::Approx(fd).epsilon(2e-2).scale(0.1));
-    ++checked;
-  }
-  CHECK(checked == picks.size());
+  CHECK(eigen_policy_test::check_central_differences(policy.parameters(), picks, analytic, objective) == picks.size());
   // backward accumulates; zero_grad clears.
   policy.backward(samples, gt);
   CHECK(policy.gradient()[picks[0]] == doctest::Approx(2.0F * analytic[picks[0]]));
@@ -223,17 +229,7 @@ TEST_CASE_TEMPLATE("EigenPolicy: the value head's gradients match finite differe
     if (std::abs(analytic[k]) > 0.02F) picks.push_back(k);
   for (std::size_t k = head; k < params.size(); ++k) picks.push_back(k);
   CHECK(picks.size() > 40);
-  for (const std::size_t k : picks) {
-    const float saved = params[k];
-    const float h = 1e-2F;
-    params[k] = saved + h;
-    const double plus = objective();
-    params[k] = saved - h;
-    const double minus = objective();
-    params[k] = saved;
-    CAPTURE(k);
-    CHECK(analytic[k] == doctest::Approx((plus - minus) / (2.0 * static_cast<double>(h))).epsilon(2e-2).scale(0.1));
-  }
+  CHECK(eigen_policy_test::check_central_differences(params, picks, analytic, objective) == picks.size());
   // A checkpoint keeps the head; a plain model's checkpoint loads as a plain model.
   const auto dir = eigen_policy_test::temp_dir("eigen_value_head");
   policy.save_checkpoint(dir);

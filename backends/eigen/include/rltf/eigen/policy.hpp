@@ -163,20 +163,7 @@ public:
   /// log π(token_t | prompt, tokens_<t) for each sample's completion tokens: [N, T_max], 0 past
   /// a completion's end. Uses `prompt_tokens`, or encodes `prompt` when they are empty.
   [[nodiscard]] typename B::tensor log_probs(std::span<const Sample> samples) const {
-    const std::size_t t_max = max_tokens(samples);
-    std::vector<float> out(samples.size() * t_max, 0.0F);
-    Eigen::VectorXf h(static_cast<Eigen::Index>(options_.hidden));
-    Eigen::VectorXf z(static_cast<Eigen::Index>(V_));
-    for (std::size_t i = 0; i < samples.size(); ++i) {
-      const auto seq = sequence(samples[i]);
-      const std::size_t n = seq.size() - samples[i].tokens.size();
-      const Eigen::VectorXf u = prompt_embedding(std::span<const token_id>(seq.data(), n));
-      for (std::size_t t = 0; t < samples[i].tokens.size(); ++t) {
-        forward_position(seq, n + t, u, h, z);
-        out[i * t_max + t] = z(seq[n + t]) - log_sum_exp(z);
-      }
-    }
-    return B::from_values(out, Shape{static_cast<std::int64_t>(samples.size()), static_cast<std::int64_t>(t_max)});
+    return forward_all(samples, true, false).log_probs;
   }
 
   /// Whether the model has a value head (EigenPolicyOptions::value_head).
@@ -186,40 +173,13 @@ public:
   /// completion's end. Throws rltf::invalid_argument without a value head.
   [[nodiscard]] typename B::tensor values(std::span<const Sample> samples) const {
     require_value_head("values");
-    const std::size_t t_max = max_tokens(samples);
-    std::vector<float> out(samples.size() * t_max, 0.0F);
-    Eigen::VectorXf h(static_cast<Eigen::Index>(options_.hidden));
-    for (std::size_t i = 0; i < samples.size(); ++i) {
-      const auto seq = sequence(samples[i]);
-      const std::size_t n = seq.size() - samples[i].tokens.size();
-      const Eigen::VectorXf u = prompt_embedding(std::span<const token_id>(seq.data(), n));
-      for (std::size_t t = 0; t < samples[i].tokens.size(); ++t) {
-        hidden_at(seq, n + t, u, h);
-        out[i * t_max + t] = value_of(h);
-      }
-    }
-    return B::from_values(out, Shape{static_cast<std::int64_t>(samples.size()), static_cast<std::int64_t>(t_max)});
+    return forward_all(samples, false, true).values;
   }
 
   /// log π and V of a batch in one pass over the hidden states (rltf::log_probs_and_values).
   [[nodiscard]] PolicyValues<typename B::tensor> log_probs_and_values(std::span<const Sample> samples) const {
     require_value_head("log_probs_and_values");
-    const std::size_t t_max = max_tokens(samples);
-    std::vector<float> lp(samples.size() * t_max, 0.0F), val(samples.size() * t_max, 0.0F);
-    Eigen::VectorXf h(static_cast<Eigen::Index>(options_.hidden));
-    Eigen::VectorXf z(static_cast<Eigen::Index>(V_));
-    for (std::size_t i = 0; i < samples.size(); ++i) {
-      const auto seq = sequence(samples[i]);
-      const std::size_t n = seq.size() - samples[i].tokens.size();
-      const Eigen::VectorXf u = prompt_embedding(std::span<const token_id>(seq.data(), n));
-      for (std::size_t t = 0; t < samples[i].tokens.size(); ++t) {
-        forward_position(seq, n + t, u, h, z);
-        lp[i * t_max + t] = z(seq[n + t]) - log_sum_exp(z);
-        val[i * t_max + t] = value_of(h);
-      }
-    }
-    const Shape shape{static_cast<std::int64_t>(samples.size()), static_cast<std::int64_t>(t_max)};
-    return {B::from_values(lp, shape), B::from_values(val, shape)};
+    return forward_all(samples, true, true);
   }
 
   /// Clears the accumulated gradient.
@@ -303,6 +263,35 @@ private:
       }
       for (const auto& [row, coef] : prompt_features(prompt)) grow(off_U_, row) += coef * u_grad.transpose();
     }
+  }
+
+  /// log π (when `logp`) and V (when `value`) of every completion token, [N, T_max] each (an
+  /// empty tensor for what was not asked).
+  [[nodiscard]] PolicyValues<typename B::tensor> forward_all(std::span<const Sample> samples, bool logp,
+                                                             bool value) const {
+    const std::size_t t_max = max_tokens(samples);
+    std::vector<float> lp(logp ? samples.size() * t_max : 0, 0.0F), val(value ? samples.size() * t_max : 0, 0.0F);
+    Eigen::VectorXf h(static_cast<Eigen::Index>(options_.hidden));
+    Eigen::VectorXf z(static_cast<Eigen::Index>(V_));
+    for (std::size_t i = 0; i < samples.size(); ++i) {
+      const auto seq = sequence(samples[i]);
+      const std::size_t n = seq.size() - samples[i].tokens.size();
+      const Eigen::VectorXf u = prompt_embedding(std::span<const token_id>(seq.data(), n));
+      for (std::size_t t = 0; t < samples[i].tokens.size(); ++t) {
+        if (logp) {
+          forward_position(seq, n + t, u, h, z);
+          lp[i * t_max + t] = z(seq[n + t]) - log_sum_exp(z);
+        } else {
+          hidden_at(seq, n + t, u, h);
+        }
+        if (value) val[i * t_max + t] = value_of(h);
+      }
+    }
+    const Shape shape{static_cast<std::int64_t>(samples.size()), static_cast<std::int64_t>(t_max)};
+    PolicyValues<typename B::tensor> out;
+    if (logp) out.log_probs = B::from_values(lp, shape);
+    if (value) out.values = B::from_values(val, shape);
+    return out;
   }
 
   void require_value_head(const char* op) const {
