@@ -47,6 +47,7 @@
 #include <rltf/torch/distributed.hpp>
 #include <rltf/torch/policy.hpp>
 #include <rltf/train/evaluate.hpp>
+#include <rltf/train/ppo_trainer.hpp>
 #include <rltf/train/rltf_trainer.hpp>
 #include <rltf_programs/options.hpp>
 
@@ -73,10 +74,13 @@ struct Args {
   double lora_alpha = 0.0;   ///< 0: twice the rank
   std::vector<std::string> lora_targets;
   bool no_tests_in_prompt = false;
+  std::string trainer = "rltf";
   std::string device = "cpu";
   std::uint64_t seed = 0;
   rltf::ProgressMode progress = rltf::ProgressMode::automatic;
 };
+
+constexpr std::pair<std::string_view, std::string_view> trainers[] = {{"rltf", "rltf"}, {"ppo", "ppo"}};
 
 void define(rltf::programs::Cli& cli, Args& a) {
   cli.model(a.model, "Hugging Face GPT-2-family checkpoint folder (config.json + model.safetensors)")->required();
@@ -91,6 +95,9 @@ void define(rltf::programs::Cli& cli, Args& a) {
   cli.count("--max-new-tokens", a.max_new_tokens, "longest completion in tokens", 1);
   cli.count("--eval-problems", a.eval_problems, "validation tasks for greedy pass@1");
   cli.flag("--no-tests-in-prompt", a.no_tests_in_prompt, "leave MBPP's asserts out of the prompt");
+  cli.choice("--trainer", a.trainer, trainers,
+             "rltf (the paper's loss, the supervised term) or ppo (a value head on the model, GAE, KL to the "
+             "starting model; the RLTF feedback as its reward)");
   cli.text("--device", a.device, "cpu or cuda[:i]", "DEVICE");
   cli.seed(a.seed);
   cli.count("--checkpoint-every", a.checkpoint_every, "checkpoint every N steps (0: never)");
@@ -137,7 +144,8 @@ int main(int argc, char** argv) {
     rltf::TorchBackend::set_default_device(device);
     rltf::Gpt2Tokenizer tokenizer =
         rltf::Gpt2Tokenizer::from_directory(args.tokenizer.empty() ? args.model : args.tokenizer);
-    Policy policy(rltf::load_gpt2(args.model, {.device = device}), tokenizer);
+    const bool ppo = args.trainer == "ppo";
+    Policy policy(rltf::load_gpt2(args.model, {.device = device, .value_head = ppo, .seed = args.seed}), tokenizer);
     if (args.lora_rank > 0) {
       const auto& lora =
           policy.add_lora({.r = static_cast<std::int64_t>(args.lora_rank),
@@ -206,9 +214,32 @@ int main(int argc, char** argv) {
     }
     if (main_rank) std::cout << supervised.size() << " reference programs fit the context for the supervised term\n";
     if (supervised.empty()) options.loss.sl_coef = 0.0F;
-    rltf::Rltf<Policy> trainer{policy, executor, rltf::RltfFeedback{}, train, options, supervised};
-    trainer.set_data_parallel(dp);
-    const auto summary = trainer.train();
+    const auto summary = [&] {
+      if (!ppo) {
+        rltf::Rltf<Policy> trainer{policy, executor, rltf::RltfFeedback{}, train, options, supervised};
+        trainer.set_data_parallel(dp);
+        return trainer.train();
+      }
+      // PPO: the reference is the starting model — the shared base under LoRA, else a second copy.
+      rltf::PpoOptions ppo_options;
+      ppo_options.rollout.problems_per_round = args.problems_per_round;
+      ppo_options.rollout.sampling = sampling;
+      ppo_options.learner.steps = args.steps;
+      ppo_options.learner.batch_size = args.batch_size;
+      ppo_options.learner.optimizer.lr = args.lr;
+      // One epoch of minibatches over each round (round size / batch steps).
+      const std::size_t round = args.problems_per_round * args.num_samples;
+      ppo_options.rollout.round_every = std::max<std::size_t>(1, round / args.batch_size);
+      ppo_options.run = options.run;
+      auto reference =
+          policy.lora() != nullptr
+              ? rltf::frozen_reference(policy)
+              : std::make_shared<Policy>(
+                    rltf::load_gpt2(args.model, {.device = device, .value_head = true, .seed = args.seed}), tokenizer);
+      rltf::PpoTrainer<Policy> trainer{policy, reference, executor, rltf::RltfFeedback{}, train, ppo_options};
+      trainer.set_data_parallel(dp);
+      return trainer.train();
+    }();
     if (main_rank)
       std::cout << "trained " << summary.steps << " steps (" << summary.samples << " samples, resumed from step "
                 << summary.resumed_from << ") in " << summary.seconds << " s; last round: reward "
@@ -222,6 +253,7 @@ int main(int argc, char** argv) {
     std::filesystem::create_directories(args.out / "final");
     policy.save(args.out / "final");
     const nlohmann::json summary_json{{"model", args.model.string()},
+                                      {"trainer", args.trainer},
                                       {"train_tasks", train.size()},
                                       {"validation_tasks", validation.size()},
                                       {"skipped", skipped},
