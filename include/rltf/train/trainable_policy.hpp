@@ -90,6 +90,20 @@ bool reset_optimizer(P& policy) {
   }
 }
 
+namespace archetypes {
+/// The minimal model of TrainablePolicy.
+struct trainable_policy : policy {
+  void zero_grad();
+  void backward(std::span<const Sample>, const backend::tensor&);
+  float step(const OptimizerOptions&);
+  void save_checkpoint(const std::filesystem::path&) const;
+  void load_checkpoint(const std::filesystem::path&);
+  const archetypes::tokenizer& tokenizer() const;
+};
+} // namespace archetypes
+
+static_assert(TrainablePolicy<archetypes::trainable_policy>);
+
 /// Evaluates to true; fails with a readable message when P does not model TrainablePolicy.
 template <class P>
 constexpr bool assert_trainable_policy() {

@@ -65,6 +65,17 @@ void backward_with_values(P& policy, std::span<const Sample> samples,
   }
 }
 
+namespace archetypes {
+/// The minimal model of ValuePolicy.
+struct value_policy : trainable_policy {
+  backend::tensor values(std::span<const Sample>);
+  void backward_values(std::span<const Sample>, const backend::tensor&);
+};
+} // namespace archetypes
+
+static_assert(ValuePolicy<archetypes::value_policy>);
+static_assert(!ValuePolicy<archetypes::trainable_policy>);
+
 /// Evaluates to true; fails with a readable message when P does not model ValuePolicy.
 template <class P>
 constexpr bool assert_value_policy() {
