@@ -1,6 +1,8 @@
 // Gorilla's AST criterion, executability against the stub library and StaticJudge, all through the
 // executor's sandbox, on the bundled API database and eval set.
+#include <array>
 #include <cstddef>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,21 +14,21 @@
 #include "rltf/judge/static_judge.hpp"
 
 namespace {
-const std::string gorilla_dir = std::string(RLTF_SOURCE_DIR) + "/data/gorilla/";
+const std::string gorilla_check_dir = std::string(RLTF_SOURCE_DIR) + "/data/gorilla/";
 
-struct Fixture {
+struct GorillaFixture {
   rltf::PythonExecutor executor{rltf::PythonExecutorOptions{.python = RLTF_PYTHON, .workers = 2}};
-  rltf::GorillaChecker checker{executor, rltf::load_gorilla_apis(gorilla_dir + "huggingface_api.jsonl.gz")};
+  rltf::GorillaChecker checker{executor, rltf::load_gorilla_apis(gorilla_check_dir + "huggingface_api.jsonl.gz")};
 };
 
-Fixture& fixture() {
-  static Fixture f;
+GorillaFixture& gorilla_fixture() {
+  static GorillaFixture f;
   return f;
 }
 } // namespace
 
 TEST_CASE("GorillaChecker: the database's api_calls parse, with Gorilla's arguments") {
-  auto& c = fixture().checker;
+  auto& c = gorilla_fixture().checker;
   const auto& refs = c.references();
   REQUIRE(refs.size() == 936);
   std::size_t parsed = 0;
@@ -41,8 +43,8 @@ TEST_CASE("GorillaChecker: the database's api_calls parse, with Gorilla's argume
 }
 
 TEST_CASE("GorillaChecker: the AST criterion on the eval set's reference code against its own api_call") {
-  auto& c = fixture().checker;
-  const auto examples = rltf::load_gorilla_examples(gorilla_dir + "huggingface_eval.jsonl.gz");
+  auto& c = gorilla_fixture().checker;
+  const auto examples = rltf::load_gorilla_examples(gorilla_check_dir + "huggingface_eval.jsonl.gz");
   std::vector<std::string> codes, calls;
   for (const auto& e : examples) {
     codes.push_back(e.code);
@@ -71,7 +73,7 @@ TEST_CASE("GorillaChecker: the AST criterion on the eval set's reference code ag
 }
 
 TEST_CASE("GorillaChecker: hallucinated model ids are detected, known ones match") {
-  auto& c = fixture().checker;
+  auto& c = gorilla_fixture().checker;
   const std::vector<std::string> codes{
       "from transformers import AutoModel\nmodel = AutoModel.from_pretrained('YituTech/conv-bert-base')\n",
       "from transformers import AutoModel\nmodel = AutoModel.from_pretrained('YituTech/conv-bert-ultra-9000')\n",
@@ -98,8 +100,8 @@ TEST_CASE("GorillaChecker: hallucinated model ids are detected, known ones match
 }
 
 TEST_CASE("GorillaChecker: executability of the eval set's references against the stub library") {
-  auto& c = fixture().checker;
-  const auto examples = rltf::load_gorilla_examples(gorilla_dir + "huggingface_eval.jsonl.gz");
+  auto& c = gorilla_fixture().checker;
+  const auto examples = rltf::load_gorilla_examples(gorilla_check_dir + "huggingface_eval.jsonl.gz");
   std::vector<std::string> codes;
   for (const auto& e : examples) codes.push_back(e.code);
   const auto runs = c.execute(codes);
@@ -117,7 +119,7 @@ TEST_CASE("GorillaChecker: executability of the eval set's references against th
 }
 
 TEST_CASE("GorillaChecker: the stub library: database names and ids only") {
-  auto& c = fixture().checker;
+  auto& c = gorilla_fixture().checker;
   const std::vector<std::string> codes{
       "from transformers import AutoModel\nm = AutoModel.from_pretrained('YituTech/conv-bert-base')\n"
       "out = m(**{'x': 1})\nprint(out.last_hidden_state.mean(dim=1)[0] + 1)\n",
@@ -142,7 +144,7 @@ TEST_CASE("GorillaChecker: the stub library: database names and ids only") {
 }
 
 TEST_CASE("GorillaChecker: a hostile candidate runs only in the sandbox") {
-  auto& c = fixture().checker;
+  auto& c = gorilla_fixture().checker;
   const auto marker = std::filesystem::temp_directory_path() / "rltf_gorilla_escape_marker";
   std::filesystem::remove(marker);
   const std::string hostile = "import os\nopen(" + nlohmann::json(marker.string()).dump() +
@@ -163,21 +165,21 @@ TEST_CASE("GorillaChecker: a hostile candidate runs only in the sandbox") {
 }
 
 namespace {
-struct Case {
+struct JudgeCase {
   std::string code;
   std::array<bool, 8> answers;
 };
 } // namespace
 
 TEST_CASE("StaticJudge: each question on hand-written good and bad programs") {
-  auto& c = fixture().checker;
+  auto& c = gorilla_fixture().checker;
   rltf::StaticJudge judge(c);
   const std::string good = "from transformers import AutoModel, AutoTokenizer\n"
                            "tokenizer = AutoTokenizer.from_pretrained('YituTech/conv-bert-base')\n"
                            "model = AutoModel.from_pretrained('YituTech/conv-bert-base')\n"
                            "inputs = tokenizer('hello', return_tensors='pt')\n"
                            "features = model(**inputs).last_hidden_state\n";
-  const std::vector<Case> cases{
+  const std::vector<JudgeCase> cases{
       {good, {true, true, true, true, true, true, true, true}},
       // imports: a class the library does not have (it then fails to run, too)
       {"from transformers import AutoModelX\nmodel = AutoModelX.from_pretrained('YituTech/conv-bert-base')\n",
@@ -215,7 +217,7 @@ TEST_CASE("StaticJudge: each question on hand-written good and bad programs") {
 }
 
 TEST_CASE("StaticJudge: questions it does not know are an error naming them, or answered by index") {
-  auto& c = fixture().checker;
+  auto& c = gorilla_fixture().checker;
   rltf::StaticJudge judge(c);
   const std::vector<std::string> custom{"Is the code idiomatic?"};
   try {
