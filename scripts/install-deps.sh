@@ -14,7 +14,7 @@ packages=(
   libsqlite3-dev pkg-config
   libpcre2-dev
   libicu-dev
-  pyflakes3
+  pyflakes3 python3-pyflakes
   python3-numpy
 )
 if [[ "${RLTF_NO_TORCH:-0}" == "1" ]]; then

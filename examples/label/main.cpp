@@ -4,6 +4,7 @@
 //
 //   rltf-label --input samples.jsonl --output labels.jsonl --judge http
 //              --judge-url http://127.0.0.1:8000/v1 --judge-model Qwen2.5-Coder-32B-Instruct
+//   rltf-label --input samples.jsonl --output labels.jsonl --judge static [--api-db huggingface_api.jsonl.gz]
 #include <unistd.h>
 
 #include <chrono>
@@ -16,8 +17,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "rltf/data/gorilla.hpp"
+#include "rltf/exec/python_executor.hpp"
 #include "rltf/judge/http_judge.hpp"
 #include "rltf/judge/label.hpp"
+#include "rltf/judge/static_judge.hpp"
 #include "rltf/train/options.hpp"
 #include "rltf_programs/options.hpp"
 
@@ -58,13 +62,14 @@ void print_histogram(const rltf::LabelSummary& s, const rltf::LabelOptions& o) {
 
 } // namespace
 
-constexpr std::pair<std::string_view, std::string_view> judges[] = {{"http", "http"}};
+constexpr std::pair<std::string_view, std::string_view> judges[] = {{"http", "http"}, {"static", "static"}};
 
 int main(int argc, char** argv) {
   rltf::programs::Cli cli("rltf-label",
                           "AI-feedback labels for (instruction, code) samples (docs/rlaif.md); resumable after any "
                           "stop: run the same command again");
-  std::filesystem::path input, output, cache, questions_file;
+  std::filesystem::path input, output, cache, questions_file, api_db = RLTF_GORILLA_API_DB;
+  std::string python = "/usr/bin/python3";
   std::string judge_kind = "http", url = "http://127.0.0.1:8000/v1", model, key_env = "OPENAI_API_KEY";
   rltf::ProgressMode progress_mode = rltf::ProgressMode::automatic;
   rltf::LabelOptions opt;
@@ -74,7 +79,11 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::ExistingFile);
   cli.text("--output", output, "JSONL written line by line: the input plus answers, score, label", "FILE")->required();
-  cli.choice("--judge", judge_kind, judges, "who answers");
+  cli.choice("--judge", judge_kind, judges,
+             "who answers: an OpenAI-compatible server (http) or program analysis against the Gorilla API database "
+             "(static, a stand-in for an LLM judge)");
+  cli.text("--api-db", api_db, "--judge static: the Gorilla API database (JSONL, plain or gzipped)", "FILE");
+  cli.text("--python", python, "--judge static: the interpreter of the sandbox, by absolute path", "PATH");
   cli.text("--judge-url", url, "an OpenAI-compatible server, up to /v1", "URL");
   cli.text("--judge-model", model, "the server's model name", "NAME");
   cli.text("--api-key-env", key_env, "environment variable with the API key", "VAR");
@@ -98,15 +107,6 @@ int main(int argc, char** argv) {
     if (cache.empty()) cache = output.string() + ".cache.sqlite";
     if (judge_kind == "http" && model.empty())
       throw rltf::invalid_argument("rltf-label: --judge http needs --judge-model NAME");
-    rltf::HttpJudgeOptions jo;
-    jo.base_url = url;
-    jo.model = model;
-    jo.api_key_env = key_env;
-    jo.read_timeout_s = timeout;
-    jo.max_retries = retries;
-    jo.max_concurrency = opt.workers;
-    jo.cache = cache;
-    rltf::HttpJudge judge(jo);
     const auto t0 = std::chrono::steady_clock::now();
     const auto show = [&](std::size_t done, std::size_t total) {
       if (progress == "none") return;
@@ -119,18 +119,41 @@ int main(int argc, char** argv) {
                    progress == "bar" && done != total ? "" : "\n");
       std::fflush(stderr);
     };
-    const auto summary = rltf::label_jsonl(judge, input, output, opt, show);
+    nlohmann::ordered_json this_run;
+    rltf::LabelSummary summary;
+    if (judge_kind == "static") {
+      rltf::PythonExecutor executor{rltf::PythonExecutorOptions{.python = python, .workers = opt.workers}};
+      const rltf::GorillaChecker checker(executor, rltf::load_gorilla_apis(api_db));
+      const rltf::StaticJudge judge(checker);
+      summary = rltf::label_jsonl(judge, input, output, opt, show);
+      this_run = {{"labelled", summary.labelled},
+                  {"resumed", summary.resumed},
+                  {"judge", "static"},
+                  {"api_db", api_db.string()}};
+    } else {
+      rltf::HttpJudgeOptions jo;
+      jo.base_url = url;
+      jo.model = model;
+      jo.api_key_env = key_env;
+      jo.read_timeout_s = timeout;
+      jo.max_retries = retries;
+      jo.max_concurrency = opt.workers;
+      jo.cache = cache;
+      rltf::HttpJudge judge(jo);
+      summary = rltf::label_jsonl(judge, input, output, opt, show);
+      const auto stats = judge.stats();
+      this_run = {{"labelled", summary.labelled},
+                  {"resumed", summary.resumed},
+                  {"requests", stats.requests},
+                  {"retries", stats.retries},
+                  {"cache_hits", stats.cache_hits}};
+    }
     print_histogram(summary, opt);
     auto record = summary.to_json();
     record["accept_at"] = opt.accept_at;
     record["reject_at"] = opt.reject_at;
     record["questions"] = opt.questions;
-    const auto stats = judge.stats();
-    record["this_run"] = {{"labelled", summary.labelled},
-                          {"resumed", summary.resumed},
-                          {"requests", stats.requests},
-                          {"retries", stats.retries},
-                          {"cache_hits", stats.cache_hits}};
+    record["this_run"] = this_run;
     const auto hist = std::filesystem::path(output.string() + ".histogram.json");
     {
       std::ofstream out(hist.string() + ".tmp", std::ios::trunc);

@@ -8,9 +8,9 @@
 #include "rltf/data/gorilla.hpp"
 
 namespace {
-const std::string gorilla_dir = std::string(RLTF_SOURCE_DIR) + "/data/gorilla/";
+const std::string gorilla_data_dir = std::string(RLTF_SOURCE_DIR) + "/data/gorilla/";
 
-std::filesystem::path write_temp(const std::string& name, const std::string& text) {
+std::filesystem::path write_gorilla_temp(const std::string& name, const std::string& text) {
   const auto p = std::filesystem::temp_directory_path() / ("rltf_gorilla_" + name);
   std::ofstream(p, std::ios::binary) << text;
   return p;
@@ -18,7 +18,7 @@ std::filesystem::path write_temp(const std::string& name, const std::string& tex
 } // namespace
 
 TEST_CASE("load_gorilla_apis: the bundled API database") {
-  const auto apis = rltf::load_gorilla_apis(gorilla_dir + "huggingface_api.jsonl.gz");
+  const auto apis = rltf::load_gorilla_apis(gorilla_data_dir + "huggingface_api.jsonl.gz");
   REQUIRE(apis.size() == 936);
   const auto& a = apis.front();
   CHECK(a.domain == "Natural Language Processing Feature Extraction");
@@ -34,7 +34,7 @@ TEST_CASE("load_gorilla_apis: the bundled API database") {
 }
 
 TEST_CASE("load_gorilla_examples: the bundled eval set, instruction and reference code parsed") {
-  const auto ex = rltf::load_gorilla_examples(gorilla_dir + "huggingface_eval.jsonl.gz");
+  const auto ex = rltf::load_gorilla_examples(gorilla_data_dir + "huggingface_eval.jsonl.gz");
   REQUIRE(ex.size() == 911);
   const auto& e = ex.front();
   CHECK(e.question_id == 1);
@@ -54,7 +54,7 @@ TEST_CASE("load_gorilla_examples: the bundled eval set, instruction and referenc
 TEST_CASE("load_gorilla_*: bad input names the file, line and field") {
   const std::string good_api =
       R"J({"domain": "d", "framework": "f", "functionality": "x", "api_name": "n", "api_call": "c()", "api_arguments": null, "python_environment_requirements": [], "example_code": null, "performance": {}, "description": "s"})J";
-  const auto p1 = write_temp("apis.jsonl", good_api + "\n" + R"J({"domain": "d", "framework": "f"})J" + "\n");
+  const auto p1 = write_gorilla_temp("apis.jsonl", good_api + "\n" + R"J({"domain": "d", "framework": "f"})J" + "\n");
   try {
     (void)rltf::load_gorilla_apis(p1);
     FAIL("no error");
@@ -63,7 +63,7 @@ TEST_CASE("load_gorilla_*: bad input names the file, line and field") {
     CHECK(e.line() == 2);
     CHECK(e.field() == "functionality");
   }
-  const auto p2 = write_temp(
+  const auto p2 = write_gorilla_temp(
       "eval.jsonl",
       R"J({"code": "###Instruction: do\n###Output: x", "api_call": "c()", "provider": "p", "api_data": {"domain": 3}})J"
       "\n");
@@ -74,7 +74,7 @@ TEST_CASE("load_gorilla_*: bad input names the file, line and field") {
     CHECK(e.line() == 1);
     CHECK(e.field() == "api_data.domain");
   }
-  const auto p3 = write_temp("eval2.jsonl", "\n{\"code\": 1}\n");
+  const auto p3 = write_gorilla_temp("eval2.jsonl", "\n{\"code\": 1}\n");
   try {
     (void)rltf::load_gorilla_examples(p3);
     FAIL("no error");
@@ -82,12 +82,12 @@ TEST_CASE("load_gorilla_*: bad input names the file, line and field") {
     CHECK(e.line() == 2);
     CHECK(e.field() == "code");
   }
-  const auto p4 = write_temp("eval3.jsonl", "{not json\n");
+  const auto p4 = write_gorilla_temp("eval3.jsonl", "{not json\n");
   CHECK_THROWS_AS((void)rltf::load_gorilla_examples(p4), rltf::parse_error);
 }
 
 TEST_CASE("split_gorilla: seeded, disjoint, sized by the fractions, each part in input order") {
-  const auto ex = rltf::load_gorilla_examples(gorilla_dir + "huggingface_eval.jsonl.gz");
+  const auto ex = rltf::load_gorilla_examples(gorilla_data_dir + "huggingface_eval.jsonl.gz");
   const auto s = rltf::split_gorilla(ex, {.sft = 0.5, .rl = 0.3, .seed = 7});
   CHECK(s.sft.size() == 456); // round(455.5)
   CHECK(s.rl.size() == 273);  // round(273.3)

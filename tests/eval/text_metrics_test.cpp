@@ -6,11 +6,11 @@
 
 #include "rltf/eval/text_metrics.hpp"
 
-using Tokens = std::vector<std::string>;
+using MetricTokens = std::vector<std::string>;
 
 TEST_CASE("code_tokens: identifier and number runs, every other non-space character alone") {
-  CHECK(rltf::code_tokens("x=f(a_1, 'b')") == Tokens{"x", "=", "f", "(", "a_1", ",", "'", "b", "'", ")"});
-  CHECK(rltf::whitespace_tokens("  a  b\tc\n") == Tokens{"a", "b", "c"});
+  CHECK(rltf::code_tokens("x=f(a_1, 'b')") == MetricTokens{"x", "=", "f", "(", "a_1", ",", "'", "b", "'", ")"});
+  CHECK(rltf::whitespace_tokens("  a  b\tc\n") == MetricTokens{"a", "b", "c"});
   CHECK(rltf::code_tokens("").empty());
 }
 
@@ -28,13 +28,13 @@ TEST_CASE("sentence_bleu: BLEU-4 with add-one smoothing of the 2- to 4-gram prec
 }
 
 TEST_CASE("corpus_bleu: clipped counts and lengths summed over the corpus, unsmoothed") {
-  const std::vector<Tokens> c{{"a", "b", "c", "d"}, {"a", "b"}};
-  const std::vector<Tokens> r{{"a", "b", "c", "d"}, {"a", "b", "c"}};
+  const std::vector<MetricTokens> c{{"a", "b", "c", "d"}, {"a", "b"}};
+  const std::vector<MetricTokens> r{{"a", "b", "c", "d"}, {"a", "b", "c"}};
   // Matches 6/6, 4/4, 2/2, 1/1: precision 1; c = 6, r = 7: BP = exp(1 - 7/6).
   CHECK(rltf::corpus_bleu(c, r) == doctest::Approx(std::exp(1.0 - 7.0 / 6.0)).epsilon(1e-12));
   // Clipping: "a a a a" vs "a b": p1 = 1/4, no 2-gram match: 0 without smoothing.
-  const std::vector<Tokens> c2{{"a", "a", "a", "a"}};
-  const std::vector<Tokens> r2{{"a", "b"}};
+  const std::vector<MetricTokens> c2{{"a", "a", "a", "a"}};
+  const std::vector<MetricTokens> r2{{"a", "b"}};
   CHECK(rltf::corpus_bleu(c2, r2) == 0.0);
   CHECK(rltf::bleu_counts(c2[0], r2[0]).matches[0] == 1);
   CHECK_THROWS_AS((void)rltf::corpus_bleu(c, r2), rltf::invalid_argument);
