@@ -5,6 +5,7 @@
 //   rltf-label --input samples.jsonl --output labels.jsonl --judge http
 //              --judge-url http://127.0.0.1:8000/v1 --judge-model Qwen2.5-Coder-32B-Instruct
 //   rltf-label --input samples.jsonl --output labels.jsonl --judge static [--api-db huggingface_api.jsonl.gz]
+//   rltf-label --input samples.jsonl --output labels.jsonl --judge policy --judge-model CHECKPOINT_DIR
 #include <unistd.h>
 
 #include <chrono>
@@ -24,6 +25,14 @@
 #include "rltf/judge/static_judge.hpp"
 #include "rltf/train/options.hpp"
 #include "rltf_programs/options.hpp"
+
+#ifdef RLTF_LABEL_TORCH
+#include "rltf/judge/policy_judge.hpp"
+#include "rltf/tokenize/chat.hpp"
+#include "rltf/tokenize/hf.hpp"
+#include "rltf/torch/decoder.hpp"
+#include "rltf/torch/policy.hpp"
+#endif
 
 namespace {
 
@@ -62,7 +71,8 @@ void print_histogram(const rltf::LabelSummary& s, const rltf::LabelOptions& o) {
 
 } // namespace
 
-constexpr std::pair<std::string_view, std::string_view> judges[] = {{"http", "http"}, {"static", "static"}};
+constexpr std::pair<std::string_view, std::string_view> judges[] = {
+    {"http", "http"}, {"static", "static"}, {"policy", "policy"}};
 
 int main(int argc, char** argv) {
   rltf::programs::Cli cli("rltf-label",
@@ -81,11 +91,21 @@ int main(int argc, char** argv) {
   cli.text("--output", output, "JSONL written line by line: the input plus answers, score, label", "FILE")->required();
   cli.choice("--judge", judge_kind, judges,
              "who answers: an OpenAI-compatible server (http) or program analysis against the Gorilla API database "
-             "(static, a stand-in for an LLM judge)");
+             "(static, a stand-in for an LLM judge), or a local Qwen2/Llama checkpoint on LibTorch (policy: log P(Yes) "
+             "vs log P(No))");
   cli.text("--api-db", api_db, "--judge static: the Gorilla API database (JSONL, plain or gzipped)", "FILE");
   cli.text("--python", python, "--judge static: the interpreter of the sandbox, by absolute path", "PATH");
   cli.text("--judge-url", url, "an OpenAI-compatible server, up to /v1", "URL");
-  cli.text("--judge-model", model, "the server's model name", "NAME");
+  cli.text("--judge-model", model,
+           "--judge http: the server's model name; --judge policy: the checkpoint folder (config.json, "
+           "model.safetensors, tokenizer.json; its chat template when tokenizer_config.json has one)",
+           "NAME|DIR");
+  std::filesystem::path tokenizer_dir;
+  std::string device = "cpu";
+  double margin = 0.0;
+  cli.text("--tokenizer", tokenizer_dir, "--judge policy: the tokenizer folder (default: the checkpoint's)", "DIR");
+  cli.text("--device", device, "--judge policy: cpu or cuda[:i]", "DEVICE");
+  cli.number("--margin", margin, "--judge policy: yes when log P(Yes) - log P(No) exceeds this");
   cli.text("--api-key-env", key_env, "environment variable with the API key", "VAR");
   cli.text("--cache", cache, "SQLite answer cache (default: OUTPUT.cache.sqlite)", "FILE");
   cli.text("--questions", questions_file, "JSON array of questions (default: the paper's eight)", "FILE")
@@ -105,8 +125,9 @@ int main(int argc, char** argv) {
   try {
     if (!questions_file.empty()) opt.questions = read_questions(questions_file);
     if (cache.empty()) cache = output.string() + ".cache.sqlite";
-    if (judge_kind == "http" && model.empty())
-      throw rltf::invalid_argument("rltf-label: --judge http needs --judge-model NAME");
+    if ((judge_kind == "http" || judge_kind == "policy") && model.empty())
+      throw rltf::invalid_argument("rltf-label: --judge " + judge_kind + " needs --judge-model " +
+                                   (judge_kind == "http" ? "NAME" : "DIR"));
     const auto t0 = std::chrono::steady_clock::now();
     const auto show = [&](std::size_t done, std::size_t total) {
       if (progress == "none") return;
@@ -130,6 +151,40 @@ int main(int argc, char** argv) {
                   {"resumed", summary.resumed},
                   {"judge", "static"},
                   {"api_db", api_db.string()}};
+    } else if (judge_kind == "policy") {
+#ifdef RLTF_LABEL_TORCH
+      // One (instruction, code) at a time: its questions go through the model as one batch.
+      opt.workers = 1;
+      const std::filesystem::path dir = model;
+      const torch::Device dev(device);
+      rltf::TorchBackend::set_default_device(dev);
+      const auto tok_dir = tokenizer_dir.empty() ? dir : tokenizer_dir;
+      rltf::DecoderPolicy<rltf::HfTokenizer> policy(rltf::load_decoder(dir, {.device = dev}),
+                                                    rltf::HfTokenizer::from_directory(tok_dir));
+      rltf::PolicyJudgeOptions po;
+      po.margin = margin;
+      const auto config = tok_dir / "tokenizer_config.json";
+      bool chat = false;
+      if (std::filesystem::exists(config)) {
+        try {
+          po.chat = rltf::ChatFormat::from_tokenizer_config(config);
+          po.yes = "Yes";
+          po.no = "No";
+          chat = true;
+        } catch (const rltf::parse_error& e) {
+          if (e.field() != "chat_template") throw;
+        }
+      }
+      rltf::PolicyJudge judge(policy, po);
+      summary = rltf::label_jsonl(judge, input, output, opt, show);
+      this_run = {{"labelled", summary.labelled},
+                  {"resumed", summary.resumed},
+                  {"judge", "policy"},
+                  {"checkpoint", dir.string()},
+                  {"chat_format", chat}};
+#else
+      throw rltf::invalid_argument("rltf-label: --judge policy needs a build with LibTorch");
+#endif
     } else {
       rltf::HttpJudgeOptions jo;
       jo.base_url = url;

@@ -114,6 +114,8 @@ public:
     for (const auto& [name, names] : modules) m[name] = names;
     modules_json_ = m.dump();
     spec_json_ = nlohmann::json{{"modules", m}, {"ids", ids}}.dump();
+    prelude_ =
+        std::string(judge::detail::gorilla_script) + "\n_rltf_install(json.loads(" + python_string(spec_json_) + "))\n";
     ids_.insert(ids.begin(), ids.end());
     for (std::size_t begin = 0; begin < calls.size(); begin += 4 * chunk) {
       const auto part = parse_calls(
@@ -211,12 +213,9 @@ public:
 
   /// Runs each program against the stub library in the sandbox.
   [[nodiscard]] std::vector<ExecutionResult> execute(std::span<const std::string> codes) const {
-    const std::string prelude =
-        std::string(judge::detail::gorilla_script) + "\n_rltf_install(json.loads(" + python_string(spec_json_) + "))\n";
     std::vector<Job> jobs;
     jobs.reserve(codes.size());
-    for (const auto& code : codes)
-      jobs.push_back(Job{Program{prelude + code, prelude.size()}, {}, options_.execution_limits});
+    for (const auto& code : codes) jobs.push_back(Job{with_stubs(Program{code, 0}), {}, options_.execution_limits});
     return executor_.run_all(jobs);
   }
   [[nodiscard]] ExecutionResult execute(const std::string& code) const {
@@ -224,6 +223,32 @@ public:
   }
   /// Compiled and ran to completion.
   [[nodiscard]] static bool executable(const ExecutionResult& r) noexcept { return r.outcome == Outcome::pass; }
+
+  /// `program` preceded by the installation of the stub library; `completion_begin` moves with it,
+  /// so that errors keep the program's own line numbers.
+  [[nodiscard]] Program with_stubs(const Program& program) const {
+    return Program{prelude_ + program.source, prelude_.size() + program.completion_begin};
+  }
+
+  /// The checker's executor with the stub library installed before every program (an
+  /// rltf::Executor: trainers and rltf::evaluate run Gorilla programs with it). The checker must
+  /// outlive it.
+  class StubExecutor {
+  public:
+    explicit StubExecutor(const GorillaChecker& checker) noexcept : checker_(&checker) {}
+    [[nodiscard]] ExecutionResult run(const Program& program, const TestSuite& tests, const Limits& limits) {
+      return checker_->executor_.run(checker_->with_stubs(program), tests, limits);
+    }
+    [[nodiscard]] std::vector<ExecutionResult> run_all(std::span<const Job> jobs) {
+      std::vector<Job> stubbed(jobs.begin(), jobs.end());
+      for (auto& j : stubbed) j.program = checker_->with_stubs(j.program);
+      return checker_->executor_.run_all(stubbed);
+    }
+
+  private:
+    const GorillaChecker* checker_;
+  };
+  [[nodiscard]] StubExecutor stub_executor() const noexcept { return StubExecutor(*this); }
 
 private:
   [[nodiscard]] static bool callee_matches(const std::string& have, const std::string& want) {
@@ -291,9 +316,12 @@ private:
   std::vector<GorillaApi> apis_;
   GorillaCheckOptions options_;
   std::string spec_json_, modules_json_;
+  std::string prelude_; ///< the gorilla script and the installation of the stub library
   std::unordered_set<std::string> ids_;
   std::vector<std::optional<GorillaCall>> references_;
   std::unordered_set<std::string> functions_;
 };
+
+static_assert(Executor<GorillaChecker::StubExecutor>);
 
 } // namespace rltf

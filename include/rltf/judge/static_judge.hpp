@@ -24,6 +24,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "rltf/core/options_json.hpp"
@@ -55,22 +56,33 @@ public:
   /// All eight answers for one program (two sandboxed jobs: the analysis and the run).
   [[nodiscard]] StaticVerdict verdict(std::string_view code) const {
     const std::string c(code);
-    StaticVerdict v;
-    v.analysis = checker_.analyse(c);
-    v.match = checker_.match(v.analysis);
-    v.execution = checker_.execute(c);
-    const auto& a = v.analysis;
-    const bool ok = a.compiles();
-    const bool runs = GorillaChecker::executable(v.execution);
-    v.answers = {ok && a.import_problems.empty(),
-                 ok,
-                 ok && a.incomplete.empty(),
-                 ok && a.undefined.empty(),
-                 runs,
-                 runs && v.match.match,
-                 ok && v.match.known_function && v.match.unknown_ids.empty(),
-                 v.match.match};
-    return v;
+    return std::move(verdicts(std::span<const std::string>(&c, 1)).front());
+  }
+
+  /// The verdicts of many programs, in their order: two parallel batches of sandboxed jobs (every
+  /// analysis, then every run against the stub library).
+  [[nodiscard]] std::vector<StaticVerdict> verdicts(std::span<const std::string> codes) const {
+    auto analyses = checker_.analyse(codes);
+    auto runs = checker_.execute(codes);
+    std::vector<StaticVerdict> out(codes.size());
+    for (std::size_t i = 0; i < codes.size(); ++i) {
+      StaticVerdict& v = out[i];
+      v.analysis = std::move(analyses[i]);
+      v.match = checker_.match(v.analysis);
+      v.execution = std::move(runs[i]);
+      const auto& a = v.analysis;
+      const bool ok = a.compiles();
+      const bool runs_through = GorillaChecker::executable(v.execution);
+      v.answers = {ok && a.import_problems.empty(),
+                   ok,
+                   ok && a.incomplete.empty(),
+                   ok && a.undefined.empty(),
+                   runs_through,
+                   runs_through && v.match.match,
+                   ok && v.match.known_function && v.match.unknown_ids.empty(),
+                   v.match.match};
+    }
+    return out;
   }
 
   /// rltf::Judge: one answer per question (see the file comment); the instruction is not used.
