@@ -216,6 +216,60 @@ TEST_CASE("StaticJudge: each question on hand-written good and bad programs") {
   CHECK(judge.judge("", cases[4].code, questions).answers == judge.judge("", cases[4].code, questions).answers);
 }
 
+TEST_CASE("StaticJudge: verdicts of a batch equal the verdicts one at a time") {
+  auto& c = gorilla_fixture().checker;
+  const rltf::StaticJudge judge(c);
+  const std::vector<std::string> codes{
+      "from transformers import AutoModel\nmodel = AutoModel.from_pretrained('YituTech/conv-bert-base')\n",
+      "from transformers import AutoModel\nmodel = AutoModel.from_pretrained('YituTech/conv-bert-base'",
+      "import os\nprint(undefined_thing)\n", "x = 1 / 0\n"};
+  const auto batch = judge.verdicts(codes);
+  REQUIRE(batch.size() == codes.size());
+  for (std::size_t i = 0; i < codes.size(); ++i) {
+    CAPTURE(i);
+    const auto one = judge.verdict(codes[i]);
+    CHECK(batch[i].answers == one.answers);
+    CHECK(batch[i].match.match == one.match.match);
+    CHECK(batch[i].execution.outcome == one.execution.outcome);
+  }
+  CHECK(batch[0].answers == std::array<bool, 8>{true, true, true, true, true, true, true, true});
+  CHECK(batch[3].execution.outcome == rltf::Outcome::runtime_error);
+}
+
+TEST_CASE("GorillaChecker::stub_executor: an rltf::Executor whose programs see the stub library") {
+  auto& c = gorilla_fixture().checker;
+  auto executor = c.stub_executor();
+  const std::string code =
+      "from transformers import pipeline\n"
+      "classify = pipeline('sentiment-analysis', model='distilbert-base-uncased-finetuned-sst-2-english')\n"
+      "def label(text):\n"
+      "    return 'positive' if text else 1 / 0\n";
+  rltf::TestSuite tests;
+  tests.tests.push_back({.code = "assert label('great') == 'positive'"});
+  tests.tests.push_back({.code = "assert label('') == 'positive'"});
+  const auto r = executor.run(rltf::Program{code, 0}, tests, {});
+  CHECK(r.outcome == rltf::Outcome::runtime_error);
+  REQUIRE(r.tests.size() == 2);
+  CHECK(r.tests[0].status == rltf::TestStatus::passed);
+  CHECK(r.tests[1].status == rltf::TestStatus::error);
+  // The error is on the completion's line 4, after the prelude that installs the stubs.
+  REQUIRE(r.error.has_value());
+  CHECK(r.error->completion_line == std::optional<std::size_t>(4));
+  CHECK(r.error->line > std::optional<std::size_t>(4));
+  // run_all: the same, and a library function that does not exist fails.
+  const std::vector<rltf::Job> jobs{{rltf::Program{code, 0}, tests, {}},
+                                    {rltf::Program{"from transformers import NoSuchModel\n", 0}, {}, {}},
+                                    {rltf::Program{"import transformers\nprint(transformers.pipeline)\n", 0}, {}, {}}};
+  const auto all = executor.run_all(jobs);
+  REQUIRE(all.size() == 3);
+  CHECK(all[0].outcome == r.outcome);
+  CHECK(all[1].outcome != rltf::Outcome::pass);
+  CHECK(all[2].outcome == rltf::Outcome::pass);
+  // Without the stubs the library is not there at all.
+  CHECK(gorilla_fixture().executor.run(rltf::Program{"import transformers\n", 0}, {}, {}).outcome !=
+        rltf::Outcome::pass);
+}
+
 TEST_CASE("StaticJudge: questions it does not know are an error naming them, or answered by index") {
   auto& c = gorilla_fixture().checker;
   rltf::StaticJudge judge(c);
