@@ -505,7 +505,7 @@ json run_ppo(const fs::path& dir, const fs::path& sft_dir, const fs::path& rm_di
   o.rollout.limits = rltf::GorillaCheckOptions{}.execution_limits;
   rltf::PpoTrainer<Policy, rltf::GorillaChecker::StubExecutor, decltype(feedback)> trainer{policy, executor, feedback,
                                                                                            problems_of(d.rl), o};
-  const auto result = trainer.train();
+  (void)trainer.train();
   fs::create_directories(dir / "policy");
   policy.save_checkpoint(dir / "policy");
   // The training curve, from the trainer's metrics: the first and last tenth of the rounds.
@@ -531,7 +531,6 @@ json run_ppo(const fs::path& dir, const fs::path& sft_dir, const fs::path& rm_di
             {"executable_first_tenth", tenth(executable, false)},
             {"executable_last_tenth", tenth(executable, true)},
             {"seconds", seconds_since(t0)}};
-  (void)result;
   write_json(dir / "done.json", done);
   return done;
 }
